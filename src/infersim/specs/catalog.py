@@ -1,0 +1,127 @@
+"""The built-in catalog (YAML under `catalog/`) and loading specs by name or path.
+
+`load_model("llama-3-8b")` reads `catalog/models/llama-3-8b.yaml`; `load_model("path/to/config.json")`
+imports a Hugging Face config; `load_device("h100-sxm")` reads `catalog/devices/h100-sxm.yaml`, and a
+path to a YAML file loads a user's own device. Every problem is an `InfersimError` of one line.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infersim.errors import InfersimError, unknown_name_error
+from infersim.specs.device import DeviceSpec
+from infersim.specs.figure import split_sources, unsourced_numbers
+from infersim.specs.model import ModelSpec
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+DEVICES_DIR = CATALOG_DIR / "devices"
+MODELS_DIR = CATALOG_DIR / "models"
+
+# Numeric fields of a device that are counts or labels, not figures needing a source.
+_UNSOURCED_OK = frozenset({"count"})
+
+
+def validation_message(error: ValidationError) -> str:
+    """Pydantic's first complaint as one line: 'field.path: message'."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "file"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping, turning I/O and syntax problems into one-line errors."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InfersimError(f"file not found: {path}") from None
+    except OSError as exc:
+        raise InfersimError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InfersimError(f"malformed YAML in {path}{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise InfersimError(f"{path} must hold a YAML mapping of fields, found {type(data).__name__}")
+    return data
+
+
+def device_from_mapping(data: dict[str, Any], origin: str) -> DeviceSpec:
+    """Validate a device mapping whose figures are `{value, source}` pairs."""
+    values, sources = split_sources(data)
+    missing = unsourced_numbers(values, sources, exempt=_UNSOURCED_OK)
+    if missing:
+        raise InfersimError(f"{origin}: figure '{missing[0]}' has no source; write it as {{value: ..., source: ...}}")
+    values["sources"] = sources
+    try:
+        return DeviceSpec.model_validate(values)
+    except ValidationError as exc:
+        raise InfersimError(f"{origin}: {validation_message(exc)}") from None
+
+
+def model_from_mapping(data: dict[str, Any], origin: str) -> ModelSpec:
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InfersimError(f"{origin}: {validation_message(exc)}") from None
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith((".json", ".yaml", ".yml")) or "/" in name or "\\" in name
+
+
+def device_ids() -> list[str]:
+    return sorted(p.stem for p in DEVICES_DIR.glob("*.yaml"))
+
+
+def model_ids() -> list[str]:
+    return sorted(p.stem for p in MODELS_DIR.glob("*.yaml"))
+
+
+@lru_cache(maxsize=None)
+def _catalog_device(device_id: str) -> DeviceSpec:
+    return device_from_mapping(read_yaml(DEVICES_DIR / f"{device_id}.yaml"), f"device '{device_id}'")
+
+
+@lru_cache(maxsize=None)
+def _catalog_model(model_id: str) -> ModelSpec:
+    return model_from_mapping(read_yaml(MODELS_DIR / f"{model_id}.yaml"), f"model '{model_id}'")
+
+
+def load_device(name: str | DeviceSpec) -> DeviceSpec:
+    """A device by catalog id, or from a YAML file path; a `DeviceSpec` passes through."""
+    if isinstance(name, DeviceSpec):
+        return name
+    if _looks_like_path(name):
+        return device_from_mapping(read_yaml(Path(name)), str(name))
+    if name not in device_ids():
+        raise unknown_name_error("device", name, device_ids())
+    return _catalog_device(name)
+
+
+def load_model(name: str | ModelSpec) -> ModelSpec:
+    """A model by catalog id, from a model YAML, or from a Hugging Face config.json; specs pass through."""
+    if isinstance(name, ModelSpec):
+        return name
+    if name.endswith(".json") or (Path(name).is_dir() and (Path(name) / "config.json").exists()):
+        from infersim.specs.hf_config import load_hf_config
+
+        return load_hf_config(Path(name))
+    if _looks_like_path(name):
+        return model_from_mapping(read_yaml(Path(name)), str(name))
+    if name not in model_ids():
+        raise unknown_name_error("model", name, model_ids())
+    return _catalog_model(name)
+
+
+def all_devices() -> list[DeviceSpec]:
+    return [_catalog_device(i) for i in device_ids()]
+
+
+def all_models() -> list[ModelSpec]:
+    return [_catalog_model(i) for i in model_ids()]

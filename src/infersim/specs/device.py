@@ -1,0 +1,165 @@
+"""What a device is: peak compute per format, memory tiers, links, power, price, and how close to peak it runs.
+
+A device is data (one YAML file each under `catalog/devices/`), never a subclass per SKU. Every figure
+in the file names its source; `sources` keeps them by dotted path (see `figure.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+
+from infersim.specs.dtypes import DTYPES
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+ExecutionModel = Literal["gpu", "sram-dataflow", "wafer", "systolic", "cpu"]
+
+
+class MemoryTier(BaseModel):
+    """One level of memory.
+
+    `role: resident` tiers hold weights, KV cache and activations, filled fastest first (Groq's SRAM,
+    a wafer's SRAM, HBM, GDDR, DDR, an external MemoryX). `role: cache` tiers (a GPU's L2 and shared
+    memory, a staging SRAM) hold nothing across a forward pass: they set the SRAM ops:byte ratio but
+    add no capacity.
+    """
+
+    model_config = _FROZEN
+    name: str
+    technology: str = Field(description="hbm3, gddr6, sram, ddr5, ...")
+    role: Literal["resident", "cache"]
+    capacity_bytes: PositiveFloat
+    bytes_per_s: PositiveFloat | None = Field(None, description="peak bandwidth; unknown for some caches")
+
+
+class Link(BaseModel):
+    """A chip-to-chip or host link: bandwidth per direction and one-hop latency."""
+
+    model_config = _FROZEN
+    name: str
+    bytes_per_s_per_direction: PositiveFloat
+    count: int = Field(1, ge=1, description="links of this kind per device")
+    latency_seconds: NonNegativeFloat | None = None
+
+    @property
+    def total_bytes_per_s_per_direction(self) -> float:
+        return self.bytes_per_s_per_direction * self.count
+
+
+class Efficiency(BaseModel):
+    """How close to peak a device runs, and the fixed costs peak figures leave out.
+
+    Fitted for `h100-sxm` by `infersim calibrate-h100` on measured microbenchmarks; for other devices
+    each value names the assumption it rests on.
+    """
+
+    model_config = _FROZEN
+    matmul_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak FLOP/s on large GEMMs")
+    attention_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak in attention kernels")
+    memory_fraction: float = Field(gt=0, le=1, description="achieved / peak streaming bandwidth")
+    kernel_overhead_seconds: NonNegativeFloat = Field(
+        description="fixed device time per kernel (launch inside a graph, tail of the last wave)"
+    )
+    host_launch_seconds: NonNegativeFloat = Field(
+        0.0, description="host time to launch one op eagerly; overlaps device time, binds when larger"
+    )
+
+
+class Price(BaseModel):
+    """What the device costs: to buy (USD per device) and/or to rent (USD per device-hour)."""
+
+    model_config = _FROZEN
+    usd_purchase: PositiveFloat | None = None
+    usd_per_hour: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _some_price(self) -> "Price":
+        if self.usd_purchase is None and self.usd_per_hour is None:
+            raise ValueError("price needs usd_purchase or usd_per_hour")
+        return self
+
+
+class DeviceSpec(BaseModel):
+    """One chip or card (a card with several dies, like the Wormhole n300, is one device)."""
+
+    model_config = _FROZEN
+    id: str
+    name: str
+    vendor: str
+    execution_model: ExecutionModel
+    peak_flops_per_s: dict[str, PositiveFloat] = Field(description="dense peak per format (no sparsity)")
+    memory: tuple[MemoryTier, ...]
+    links: tuple[Link, ...] = ()
+    tdp_watts: PositiveFloat
+    price: Price
+    efficiency: Efficiency
+    notes: str = ""
+    sources: dict[str, str] = Field(default_factory=dict, description="dotted figure path -> source")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DeviceSpec":
+        unknown = set(self.peak_flops_per_s) - set(DTYPES)
+        if unknown:
+            raise ValueError(f"peak_flops_per_s has unknown formats {sorted(unknown)}; known: {', '.join(DTYPES)}")
+        if "bf16" not in self.peak_flops_per_s and "fp16" not in self.peak_flops_per_s:
+            raise ValueError("peak_flops_per_s needs bf16 or fp16 (the activation formats)")
+        if not any(t.role == "resident" for t in self.memory):
+            raise ValueError("memory needs at least one tier with role: resident")
+        for tier in self.memory:
+            if tier.role == "resident" and tier.bytes_per_s is None:
+                raise ValueError(f"resident memory tier '{tier.name}' needs bytes_per_s")
+        return self
+
+    # ---- derived figures --------------------------------------------------------------------------
+    def peak_for(self, dtype: str) -> float:
+        """Peak dense FLOP/s for multiplying in `dtype`; bf16/fp16 stand in for each other."""
+        if dtype in self.peak_flops_per_s:
+            return self.peak_flops_per_s[dtype]
+        twin = {"bf16": "fp16", "fp16": "bf16"}.get(dtype)
+        if twin and twin in self.peak_flops_per_s:
+            return self.peak_flops_per_s[twin]
+        raise KeyError(dtype)
+
+    def supports(self, dtype: str) -> bool:
+        """Whether the device multiplies natively in `dtype`."""
+        try:
+            self.peak_for(dtype)
+        except KeyError:
+            return False
+        return True
+
+    @property
+    def resident_tiers(self) -> tuple[MemoryTier, ...]:
+        """Tiers that hold state, fastest first (the order they are filled in)."""
+        tiers = [t for t in self.memory if t.role == "resident"]
+        return tuple(sorted(tiers, key=lambda t: -(t.bytes_per_s or 0.0)))
+
+    @property
+    def capacity_bytes(self) -> float:
+        """Bytes the resident tiers hold together."""
+        return sum(t.capacity_bytes for t in self.resident_tiers)
+
+    @property
+    def main_memory(self) -> MemoryTier:
+        """The largest resident tier: HBM on a GPU, SRAM on an LPU or a wafer."""
+        return max(self.resident_tiers, key=lambda t: t.capacity_bytes)
+
+    @property
+    def on_chip_sram(self) -> MemoryTier | None:
+        """The on-chip SRAM tier (cache or resident), if the file lists one."""
+        sram = [t for t in self.memory if t.technology.lower().startswith("sram")]
+        return max(sram, key=lambda t: t.capacity_bytes) if sram else None
+
+    def ops_per_byte(self, dtype: str = "bf16", tier: MemoryTier | None = None) -> float:
+        """Peak FLOP/s / bytes/s: the arithmetic intensity above which an op is compute bound."""
+        tier = tier or self.main_memory
+        if tier.bytes_per_s is None:
+            raise ValueError(f"{self.id}: tier '{tier.name}' has no bandwidth figure")
+        return self.peak_for(dtype) / tier.bytes_per_s
+
+    @property
+    def scale_out_link(self) -> Link | None:
+        """The fastest chip-to-chip link (by total bandwidth per direction)."""
+        return max(self.links, key=lambda link: link.total_bytes_per_s_per_direction, default=None)

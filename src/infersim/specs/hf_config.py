@@ -1,0 +1,92 @@
+"""Import a Hugging Face `config.json` (read offline) as a `ModelSpec`.
+
+Covers the Llama, Mistral, Mixtral, Qwen2/Qwen2-MoE and DeepSeek-V2/V3 families: their configs share
+`hidden_size`, `num_hidden_layers`, `num_attention_heads`, `intermediate_size`, `vocab_size`, and name
+MoE and MLA fields as mapped below. A missing required field is one clear error naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from infersim.errors import InfersimError
+from infersim.specs.model import ModelSpec
+
+_REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
+_GELU_PLAIN = {"gelu", "gelu_new", "gelu_pytorch_tanh", "relu"}  # families with an ungated MLP
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InfersimError(f"config file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise InfersimError(f"malformed JSON in {path} at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InfersimError(f"{path} must hold a JSON object, found {type(data).__name__}")
+    if "text_config" in data and "hidden_size" not in data:  # multimodal wrappers keep the LM inside
+        data = data["text_config"]
+    return data
+
+
+def hf_config_to_fields(config: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Map a config.json dict onto `ModelSpec` fields (raises InfersimError on a missing field)."""
+    missing = [key for key in _REQUIRED if config.get(key) is None]
+    if missing:
+        raise InfersimError(
+            f"{origin} is missing {', '.join(missing)}; a Llama/Mistral/Qwen2/DeepSeek config.json has them"
+        )
+    heads = config["num_attention_heads"]
+    hidden = config["hidden_size"]
+    fields: dict[str, Any] = {
+        "hidden_size": hidden,
+        "num_layers": config["num_hidden_layers"],
+        "num_attention_heads": heads,
+        "num_key_value_heads": config.get("num_key_value_heads") or heads,
+        "head_dim": config.get("head_dim") or hidden // heads,
+        "intermediate_size": config["intermediate_size"],
+        "vocab_size": config["vocab_size"],
+        "tie_word_embeddings": bool(config.get("tie_word_embeddings", False)),
+        "mlp": "plain" if config.get("hidden_act") in _GELU_PLAIN else "gated",
+        "attention_bias": bool(config.get("attention_bias", config.get("model_type") == "qwen2")),
+        "max_position_embeddings": config.get("max_position_embeddings"),
+    }
+    if config.get("kv_lora_rank"):
+        fields["mla"] = {
+            "kv_lora_rank": config["kv_lora_rank"],
+            "q_lora_rank": config.get("q_lora_rank"),
+            "qk_nope_head_dim": config["qk_nope_head_dim"],
+            "qk_rope_head_dim": config["qk_rope_head_dim"],
+            "v_head_dim": config["v_head_dim"],
+        }
+        fields["head_dim"] = config["v_head_dim"]
+    experts = config.get("n_routed_experts") or config.get("num_local_experts") or config.get("num_experts")
+    if experts:
+        fields["moe"] = {
+            "num_experts": experts,
+            "experts_per_token": config.get("num_experts_per_tok") or config.get("num_experts_per_token"),
+            "expert_intermediate_size": config.get("moe_intermediate_size") or config["intermediate_size"],
+            "num_shared_experts": config.get("n_shared_experts") or 0,
+            "first_dense_layers": config.get("first_k_dense_replace") or 0,
+        }
+        if fields["moe"]["experts_per_token"] is None:
+            raise InfersimError(f"{origin} names {experts} experts but not num_experts_per_tok")
+    return fields
+
+
+def load_hf_config(path: Path) -> ModelSpec:
+    """A `ModelSpec` from a config.json file or a folder holding one."""
+    from infersim.specs.catalog import model_from_mapping
+
+    config = _read(path)
+    file = path / "config.json" if path.is_dir() else path
+    model_id = file.resolve().parent.name if file.name == "config.json" else file.stem
+    fields = hf_config_to_fields(config, str(file))
+    fields.update(id=model_id, name=str(config.get("_name_or_path") or model_id),
+                  source=f"Hugging Face config.json: {file}")
+    return model_from_mapping(fields, str(file))
