@@ -1,0 +1,76 @@
+"""Where weights, KV cache and activations live, and what a byte of each costs to move.
+
+Resident tiers are filled fastest first: weights, then the KV cache, then activations (an LPU's or a
+wafer's SRAM takes the weights; a GPU's HBM takes everything; a wafer's overflow goes to MemoryX).
+A class split across tiers streams each part at its tier's achieved bandwidth, so one byte of it costs
+Σ_tier share_tier / (bandwidth_tier · memory fraction) seconds. What does not fit is charged to the
+slowest tier and reported as not fitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infersim.cost.ops import Cost, Number
+from infersim.specs.device import DeviceSpec
+
+TENSOR_CLASSES = ("weights", "kv_cache", "activations")
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Bytes of each tensor class per tier, and the seconds one byte of each class costs to move."""
+
+    bytes_by_class_and_tier: dict[str, dict[str, float]]
+    seconds_per_byte: dict[str, float]
+    overflow_bytes: float
+
+    def memory_seconds(self, cost: Cost) -> Number:
+        """Time to move an op's traffic, class by class."""
+        spb = self.seconds_per_byte
+        return (cost.weight_bytes * spb["weights"] + cost.kv_bytes * spb["kv_cache"]
+                + cost.activation_bytes * spb["activations"])
+
+    def bytes_by_tier(self, cost: Cost) -> dict[str, float]:
+        """An op's traffic split over tiers in the same shares as the footprints."""
+        out: dict[str, float] = {}
+        for cls, traffic in zip(TENSOR_CLASSES, (cost.weight_bytes, cost.kv_bytes, cost.activation_bytes)):
+            held = self.bytes_by_class_and_tier[cls]
+            total = sum(held.values())
+            for tier, amount in held.items():
+                share = amount / total if total else 1.0 / len(held)
+                out[tier] = out.get(tier, 0.0) + float(traffic.mean() if hasattr(traffic, "mean") else traffic) * share
+        return out
+
+
+def place(device: DeviceSpec, weights_bytes: float, kv_bytes: float, activation_bytes: float) -> Placement:
+    """Fill resident tiers fastest first with weights, then KV cache, then activations."""
+    eff = device.efficiency.memory_fraction
+    tiers = device.resident_tiers
+    free = {t.name: t.capacity_bytes for t in tiers}
+    held: dict[str, dict[str, float]] = {}
+    overflow = 0.0
+    for cls, amount in zip(TENSOR_CLASSES, (weights_bytes, kv_bytes, activation_bytes)):
+        held[cls] = {}
+        left = amount
+        for tier in tiers:
+            take = min(left, free[tier.name])
+            if take > 0:
+                held[cls][tier.name] = take
+                free[tier.name] -= take
+                left -= take
+        if left > 0:  # does not fit: charge the rest to the slowest tier
+            slowest = tiers[-1].name
+            held[cls][slowest] = held[cls].get(slowest, 0.0) + left
+            overflow += left
+        if not held[cls]:  # nothing of this class: it would stream from the fastest tier
+            held[cls][tiers[0].name] = 0.0
+    spb: dict[str, float] = {}
+    bandwidth = {t.name: t.bytes_per_s * eff for t in tiers}
+    for cls, parts in held.items():
+        total = sum(parts.values())
+        if total == 0:
+            spb[cls] = 1.0 / bandwidth[next(iter(parts))]
+        else:
+            spb[cls] = sum(amount / total / bandwidth[tier] for tier, amount in parts.items())
+    return Placement(held, spb, overflow)
