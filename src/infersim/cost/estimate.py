@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from infersim.cost import economics
 from infersim.cost.memory import kv_bytes_per_token
-from infersim.cost.ops import Op, forward_ops
+from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
@@ -60,7 +60,7 @@ class OpResult:
     kv_bytes: float
     activation_bytes: float
     bytes_by_tier: dict[str, float]
-    arithmetic_intensity: float
+    arithmetic_intensity: float | None  # None when the op moves no bytes
     device_ops_per_byte: float
     compute_seconds: float
     memory_seconds: float
@@ -137,23 +137,23 @@ def _phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Wo
     main_bw = device.main_memory.bytes_per_s
     for op in ops:
         timing = time_op(op, device, placement, workload.activations_dtype)
-        seconds = float(np.mean(timing.seconds)) * op.count
-        op_flops = float(np.mean(op.cost.flops)) * op.count
-        op_bytes = float(np.mean(op.cost.bytes)) * op.count
+        seconds = mean_of(timing.seconds) * op.count
+        op_flops = mean_of(op.cost.flops) * op.count
+        op_bytes = mean_of(op.cost.bytes) * op.count
         dtype = workload.activations_dtype if op.kind == "attention" else matmul_dtype(
             device, op.weights_dtype, workload.activations_dtype)
         per_pass = {tier: b * op.count for tier, b in placement.bytes_by_tier(op.cost).items()}
         rows.append(OpResult(
             name=op.name, phase=phase, kind=op.kind, count=op.count, shape=op.shape, dtype=dtype,
             flops=op_flops, bytes=op_bytes,
-            weight_bytes=float(np.mean(op.cost.weight_bytes)) * op.count,
-            kv_bytes=float(np.mean(op.cost.kv_bytes)) * op.count,
-            activation_bytes=float(np.mean(op.cost.activation_bytes)) * op.count,
+            weight_bytes=mean_of(op.cost.weight_bytes) * op.count,
+            kv_bytes=mean_of(op.cost.kv_bytes) * op.count,
+            activation_bytes=mean_of(op.cost.activation_bytes) * op.count,
             bytes_by_tier=per_pass,
-            arithmetic_intensity=op_flops / op_bytes if op_bytes else float("inf"),
+            arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
             device_ops_per_byte=device.peak_for(dtype) / main_bw,
-            compute_seconds=float(np.mean(timing.compute_seconds)) * op.count,
-            memory_seconds=float(np.mean(timing.memory_seconds)) * op.count,
+            compute_seconds=mean_of(timing.compute_seconds) * op.count,
+            memory_seconds=mean_of(timing.memory_seconds) * op.count,
             overhead_seconds=timing.overhead_seconds * op.count,
             seconds=seconds, bound_by=timing.bound_by,
         ))

@@ -37,6 +37,11 @@ _RESIDUAL_FLOPS_PER_ELEMENT = 1
 _LOGIT_BYTES = 4  # logits are produced in fp32 for sampling
 
 
+def mean_of(value: Number) -> float:
+    """A number, or the mean of an array of per-step numbers (cheap for plain floats)."""
+    return float(value.mean()) if isinstance(value, np.ndarray) else float(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Cost:
     """Work of one op: FLOPs, bytes moved per tensor class, and bytes on the wire. Costs add.
@@ -361,6 +366,5 @@ def total_cost(ops: list[Op]) -> Cost:
 
 
 def _fmt(value: Number) -> str:
-    if isinstance(value, np.ndarray):
-        value = float(value.mean()) if value.size else 0.0
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    value = mean_of(value)
+    return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infersim.cost.ops import Cost, Number
+from infersim.cost.ops import Cost, Number, mean_of
 from infersim.specs.device import DeviceSpec
 
 TENSOR_CLASSES = ("weights", "kv_cache", "activations")
@@ -39,7 +39,7 @@ class Placement:
             total = sum(held.values())
             for tier, amount in held.items():
                 share = amount / total if total else 1.0 / len(held)
-                out[tier] = out.get(tier, 0.0) + float(traffic.mean() if hasattr(traffic, "mean") else traffic) * share
+                out[tier] = out.get(tier, 0.0) + mean_of(traffic) * share
         return out
 
 

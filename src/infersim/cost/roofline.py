@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infersim.cost.ops import Number, Op
+from infersim.cost.ops import Number, Op, mean_of
 from infersim.cost.placement import Placement
 from infersim.specs.device import DeviceSpec
 from infersim.specs.dtypes import WEIGHT_ONLY_FORMATS
@@ -57,7 +57,7 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
 
 def binding_limit(compute: Number, memory: Number, overhead: float) -> str:
     """Which term dominates (averaged over decode steps when the terms are arrays)."""
-    c, m = float(np.mean(compute)), float(np.mean(memory))
+    c, m = mean_of(compute), mean_of(memory)
     if overhead > max(c, m):
         return "overhead"
     return "compute" if c >= m else "memory"

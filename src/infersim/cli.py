@@ -1,0 +1,214 @@
+"""The `infersim` command: a thin shell over the library.
+
+Every command parses options, calls one library function and prints its result (a rich table, or
+`--json`). Bad input of any kind ends with one line on stderr and exit code 2. Heavy modules
+(numpy, pydantic, the catalog) load inside commands so `infersim --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Predict and explain LLM inference time, memory, energy and cost on GPUs, LPUs, wafers, TPUs and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ModelOpt = typer.Option(..., "--model", "-m", help="catalog model id (`infersim models`) or a config.json / YAML path")
+DeviceOpt = typer.Option(..., "--device", "-d", help="catalog device id (`infersim devices`) or a YAML path")
+BatchOpt = typer.Option(1, "--batch", "-b", help="sequences decoded together")
+PromptOpt = typer.Option(1024, "--prompt", "-p", help="prompt tokens per sequence")
+OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence")
+WeightsOpt = typer.Option("bf16", "--weights-dtype", help="fp32, bf16, fp16, fp8, int8, int4, fp4")
+KvOpt = typer.Option("bf16", "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8, int4")
+ActOpt = typer.Option("bf16", "--activations-dtype", help="activation format: bf16 or fp16")
+RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
+JsonOpt = typer.Option(False, "--json", help="print one JSON object instead of tables")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _estimate(model: str, device: str, batch: int, prompt: int, output: int, weights_dtype: str, kv_dtype: str,
+              activations_dtype: str, runtime: Optional[str]) -> Any:
+    from infersim.cost.estimate import estimate
+
+    return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
+                    weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
+                    runtime=runtime)
+
+
+@app.command("estimate")
+def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
+                 output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
+                 activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt, as_json: bool = JsonOpt) -> None:
+    """Time, memory, energy, cost and bottleneck of one model on one device."""
+    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime)
+    if as_json:
+        _print_json(est.to_dict())
+        return
+    from infersim.report.tables import summary_table
+
+    _console().print(summary_table(est))
+
+
+@app.command("explain")
+def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
+                output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
+                activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt,
+                phase: str = typer.Option("both", "--phase", help="prefill, decode or both"),
+                as_json: bool = JsonOpt) -> None:
+    """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds."""
+    from infersim.errors import InfersimError
+
+    if phase not in ("prefill", "decode", "both"):
+        raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
+    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime)
+    phases = ("prefill", "decode") if phase == "both" else (phase,)
+    if as_json:
+        _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])
+        return
+    from infersim.report.tables import ops_table, summary_table
+
+    console = _console()
+    for name in phases:
+        console.print(ops_table(est, name))
+    console.print(summary_table(est))
+
+
+@app.command("compare")
+def compare_cmd(model: str = ModelOpt,
+                device: list[str] = typer.Option(..., "--device", "-d", help="repeat for each device"),
+                batch: int = BatchOpt, prompt: int = PromptOpt, output: int = OutputOpt,
+                weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt, activations_dtype: str = ActOpt,
+                as_json: bool = JsonOpt) -> None:
+    """One model on several devices, side by side."""
+    estimates = [_estimate(model, d, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, None)
+                 for d in device]
+    if as_json:
+        _print_json([e.to_dict() for e in estimates])
+        return
+    from infersim.report.tables import compare_table
+
+    _console().print(compare_table(estimates))
+
+
+@app.command("devices")
+def devices_cmd(as_json: bool = JsonOpt) -> None:
+    """List the catalog's devices."""
+    from infersim.specs.catalog import all_devices
+
+    devices = all_devices()
+    if as_json:
+        _print_json([d.model_dump() for d in devices])
+        return
+    from infersim.report.tables import devices_table
+
+    _console().print(devices_table(devices))
+
+
+@app.command("models")
+def models_cmd(as_json: bool = JsonOpt) -> None:
+    """List the catalog's models."""
+    from infersim.specs.catalog import all_models
+
+    models = all_models()
+    if as_json:
+        _print_json([{**m.model_dump(), "attention": m.attention, "total_params": m.total_params,
+                      "active_params": m.active_params} for m in models])
+        return
+    from infersim.report.tables import models_table
+
+    _console().print(models_table(models))
+
+
+@app.command("essay")
+def essay_cmd(as_json: bool = JsonOpt) -> None:
+    """The essays' accelerator table, critical batch sizes and MHA-vs-MLA KV cache, computed."""
+    from infersim.report.essay import essay_figures, render_essay
+
+    if as_json:
+        _print_json(essay_figures())
+        return
+    console = _console()
+    for part in render_essay():
+        console.print(part)
+
+
+@app.command("calibrate-h100")
+def calibrate_h100_cmd(markdown: bool = typer.Option(False, "--markdown", help="print the docs/validation.md section"),
+                       as_json: bool = JsonOpt) -> None:
+    """Refit h100-sxm's efficiencies on the shipped H100 measurements and score llama-2-7b."""
+    from infersim.calibration.h100 import fit, markdown_report, score_llama_2_7b
+
+    fitted = fit()
+    rows = score_llama_2_7b()
+    if as_json:
+        _print_json({"fit": fitted.rounded(), "rows": [{**r.__dict__, "error": r.error} for r in rows]})
+    elif markdown:
+        sys.stdout.write(markdown_report(fitted, rows) + "\n")
+    else:
+        from rich.markdown import Markdown
+
+        _console().print(Markdown(markdown_report(fitted, rows)))
+
+
+@app.command("demo")
+def demo_cmd() -> None:
+    """A few estimates across a GPU, an SRAM LPU and a wafer, on built-in defaults."""
+    from infersim.report.demo import render_demo
+
+    console = _console()
+    for part in render_demo():
+        console.print(part)
+
+
+def _click_exceptions() -> Any:
+    """The click exceptions module typer raises from: its vendored copy (typer ≥ 0.2x) or click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older typer depends on click itself
+        from click import exceptions
+    return exceptions
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    from infersim.errors import InfersimError
+
+    click_errors = _click_exceptions()
+
+    try:
+        app(args=argv, standalone_mode=False, prog_name="infersim")
+    except InfersimError as exc:
+        sys.stderr.write(f"infersim: error: {exc}\n")
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        sys.stderr.write(f"infersim: error: {exc.format_message()}{hint}\n")
+        sys.exit(2)
+    except click_errors.ClickException as exc:
+        sys.stderr.write(f"infersim: error: {exc.format_message()}\n")
+        sys.exit(2)
+    except click_errors.Abort:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

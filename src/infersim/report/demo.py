@@ -1,0 +1,52 @@
+"""`infersim demo`: the main job on built-in defaults.
+
+Llama-3.1-8B at batch 1 (prompt 1024, output 256) on an HBM GPU, an SRAM LPU and a wafer, side by
+side, then one line per device saying what binds and why; then the batch at which an H100 stops being
+memory bound, computed, not quoted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DEMO_MODEL = "llama-3.1-8b"
+DEMO_DEVICES = ("h100-sxm", "groq-lpu", "cerebras-wse-3")
+
+
+def _why(est: Any) -> str:
+    from infersim.report.tables import gigabytes, seconds
+    from infersim.specs.catalog import load_device
+
+    device = load_device(est.device)
+    if not est.memory.fits:
+        chips = math.ceil(est.memory.total_bytes / device.capacity_bytes)
+        return (f"{est.device}: [bold red]capacity[/] — {gigabytes(est.memory.total_bytes)} of weights and cache "
+                f"against {gigabytes(device.capacity_bytes)} per chip: at least {chips} chips must share the model "
+                f"(the times above are what one chip would take if it could hold it)")
+    decode = est.decode
+    tier = device.resident_tiers[0]
+    return (f"{est.device}: decode is {decode.bound_by} bound — each step streams "
+            f"{gigabytes(decode.bytes)} from {tier.name} ({tier.bytes_per_s / 1e12:,.2f} TB/s peak) in "
+            f"{seconds(decode.seconds)}; prefill is {est.prefill.bound_by} bound")
+
+
+def render_demo() -> list[Any]:
+    """Rich renderables: the comparison table, why each device is where it is, the batch crossover."""
+    from rich.text import Text
+
+    from infersim.cost.estimate import estimate
+    from infersim.report.tables import compare_table
+
+    estimates = [estimate(DEMO_MODEL, d, batch=1, prompt_tokens=1024, output_tokens=256) for d in DEMO_DEVICES]
+    parts: list[Any] = [compare_table(estimates)]
+    parts += [Text.from_markup(_why(e)) for e in estimates]
+    crossover = next((b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+                      if estimate(DEMO_MODEL, "h100-sxm", batch=b, prompt_tokens=1024, output_tokens=256)
+                      .decode.bound_by == "compute"), None)
+    if crossover:
+        parts.append(Text(f"h100-sxm: decode turns compute bound at batch {crossover} "
+                          f"(prompt 1024; larger batches buy throughput, not latency)."))
+    parts.append(Text("Next: `infersim explain --model llama-3.1-8b --device h100-sxm` for the op table; "
+                      "`infersim essay` for the essays' figures."))
+    return parts
