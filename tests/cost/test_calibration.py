@@ -31,3 +31,13 @@ def test_llama_2_7b_rows_within_ten_percent():
     held_out = [abs(r.error) for r in rows if not r.used_in_fit]
     assert median(held_out) <= 0.10
     assert max(held_out) <= 0.15
+
+
+def test_docs_validation_is_current():
+    """docs/validation.md holds exactly what `infersim calibrate-h100 --markdown` prints now."""
+    from pathlib import Path
+
+    from infersim.calibration.h100 import markdown_report
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
+    assert markdown_report(fit(), score_llama_2_7b()) in doc.read_text()
