@@ -16,12 +16,13 @@ class InfersimError(ValueError):
 
 
 def closest_names(name: str, choices: Iterable[str], limit: int = 3) -> list[str]:
-    """The catalog names most similar to `name`, best first (difflib ratio, cutoff 0.4)."""
+    """Catalog names most like `name`: those containing it first ("h100" -> "h100-sxm"), shortest
+    first, then the closest by difflib ratio (cutoff 0.4)."""
     pool = list(choices)
-    found = difflib.get_close_matches(name.lower(), pool, n=limit, cutoff=0.4)
-    if not found:  # prefix/substring matches catch "h100" -> "h100-sxm", "h100-pcie"
-        found = [c for c in pool if name.lower() in c][:limit]
-    return found
+    wanted = name.lower()
+    containing = sorted((c for c in pool if wanted in c), key=len)
+    similar = difflib.get_close_matches(wanted, pool, n=limit, cutoff=0.4)
+    return list(dict.fromkeys(containing + similar))[:limit]
 
 
 def unknown_name_error(kind: str, name: str, choices: Iterable[str]) -> InfersimError:

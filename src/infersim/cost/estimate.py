@@ -19,13 +19,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from infersim.cost import economics
-from infersim.cost.memory import kv_bytes_per_token
+from infersim.cost.memory import kv_bytes_per_token, weight_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
 from infersim.specs.catalog import load_device, load_model, validation_message
 from infersim.specs.device import DeviceSpec
+from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.model import ModelSpec
 from infersim.specs.workload import Workload
 
@@ -174,8 +175,6 @@ def _phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Wo
 def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload) -> float:
     """Largest activation working set of prefill: the residual stream B·T·d plus the biggest op's
     inputs and outputs (FlashAttention never holds the S×S scores)."""
-    from infersim.specs.dtypes import bytes_per_element
-
     residual = workload.batch * workload.prompt_tokens * model.hidden_size * bytes_per_element(
         workload.activations_dtype)
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
@@ -200,11 +199,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
-    for name, dtype in (("weights", weights_dtype), ("activations", activations_dtype)):
-        if name == "activations" and not device.supports(dtype):
-            raise InfersimError(f"{device.id} cannot compute in {dtype}; use --{name}-dtype bf16 or fp16")
-
-    from infersim.cost.memory import weight_bytes
+    if not device.supports(workload.activations_dtype):
+        raise InfersimError(f"{device.id} cannot compute in {workload.activations_dtype}; "
+                            "use --activations-dtype bf16 or fp16")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     prefill_ops = forward_ops(model, workload, "prefill")

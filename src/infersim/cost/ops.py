@@ -13,7 +13,7 @@ d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
 import numpy as np
@@ -165,28 +165,29 @@ def _residual(c: _Ctx, name: str, count: int) -> Op:
     serving engines run it), so it launches no kernel of its own."""
     d = c.model.hidden_size
     op = _elementwise(c, name, "elementwise", 2 * c.rows * d, c.rows * d, _RESIDUAL_FLOPS_PER_ELEMENT, count)
-    return Op(op.name, op.kind, op.phase, op.cost, op.shape, op.count, 0)
+    return replace(op, launches=0)
 
 
 def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk: int, d_v: int,
-                        cached_k_width: float, cached_v_width: float) -> list[Op]:
+                        key_width: float, value_width: float, from_cache: bool = True) -> list[Op]:
     """Score (QKᵀ) and value (PV) products with FlashAttention traffic: no S×S matrix in memory.
 
     FLOPs: 2·B·T·H·S·d_qk and 2·B·T·H·S·d_v. Bytes: Q read and O written once (activations); keys
-    and values read once per sequence per KV head group from the cache (`cached_*_width` elements
-    per token), which in prefill are the tokens just written (essay A1: intensity ST/(S+T)).
+    and values read once per sequence (`key_width` / `value_width` elements per token), from the KV
+    cache (in prefill, the tokens just written), or from activations when `from_cache` is false (MLA
+    prefill reads the keys and values it just decompressed). Essay A1: intensity ST/(S+T).
     """
     b, t, s = c.batch, c.new_tokens, c.keys
-    score = Cost(
-        flops=2.0 * b * t * heads * s * d_qk,
-        kv_bytes=b * (c.cached + t) * cached_k_width * c.kv_b,
-        activation_bytes=b * t * heads * d_qk * c.act_b,
-    )
-    value = Cost(
-        flops=2.0 * b * t * heads * s * d_v,
-        kv_bytes=b * (c.cached + t) * cached_v_width * c.kv_b,
-        activation_bytes=b * t * heads * d_v * c.act_b,
-    )
+    tokens = b * (c.cached + t)
+    kv_b = c.kv_b if from_cache else c.act_b
+    key_bytes, value_bytes = tokens * key_width * kv_b, tokens * value_width * kv_b
+    q_bytes, o_bytes = b * t * heads * d_qk * c.act_b, b * t * heads * d_v * c.act_b
+    if from_cache:
+        score = Cost(flops=2.0 * b * t * heads * s * d_qk, kv_bytes=key_bytes, activation_bytes=q_bytes)
+        value = Cost(flops=2.0 * b * t * heads * s * d_v, kv_bytes=value_bytes, activation_bytes=o_bytes)
+    else:
+        score = Cost(flops=2.0 * b * t * heads * s * d_qk, activation_bytes=q_bytes + key_bytes)
+        value = Cost(flops=2.0 * b * t * heads * s * d_v, activation_bytes=o_bytes + value_bytes)
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
     return [
         Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1),
@@ -207,7 +208,7 @@ def _standard_attention(c: _Ctx, count: int) -> list[Op]:
         _elementwise(c, "rope_cache_write", "elementwise", c.rows * (q_width + 2 * kv_width),
                      c.rows * (q_width + kv_width), _ROPE_FLOPS_PER_ELEMENT, count, kv_bytes=cache_write),
         *_attention_products(c, count, heads=h, kv_heads=hkv, d_qk=dh, d_v=dh,
-                             cached_k_width=kv_width, cached_v_width=kv_width),
+                             key_width=kv_width, value_width=kv_width),
         _matmul(c, "o_proj", q_width, d, count),
         _residual(c, "attn_residual", count),
     ]
@@ -231,8 +232,9 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     if mla.q_lora_rank:
         rq = mla.q_lora_rank
         q_elems = d * rq + rq + rq * h * d_qk  # down-projection, its norm, up-projection
-        ops.append(_matmul(c, "q_proj", d, h * d_qk, count, weight_elements=q_elems))
-        ops[-1] = _with_flops(ops[-1], matmul_flops(c.rows, d, rq) + matmul_flops(c.rows, rq, h * d_qk))
+        q_proj = _matmul(c, "q_proj", d, h * d_qk, count, weight_elements=q_elems)
+        low_rank = replace(q_proj.cost, flops=matmul_flops(c.rows, d, rq) + matmul_flops(c.rows, rq, h * d_qk))
+        ops.append(replace(q_proj, cost=low_rank))
     else:
         ops.append(_matmul(c, "q_proj", d, h * d_qk, count))
     ops.append(_matmul(c, "kv_down_proj", d, d_c + d_rope, count, bias=d_c))  # + its latent norm
@@ -242,12 +244,13 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     if c.phase == "prefill":
         ops.append(_matmul(c, "kv_up_proj", d_c, h * (d_nope + d_v), count))
         ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
-                                   cached_k_width=d_c + d_rope, cached_v_width=0)
+                                   key_width=h * d_qk, value_width=h * d_v, from_cache=False)
     else:
         # W_UK and W_UV are the two halves of kv_up_proj's weights; each is read once per step.
         ops.append(_matmul(c, "q_absorb", d_nope, d_c, count, rows=c.rows * h, weight_elements=h * d_nope * d_c))
+        # the latent serves as both key (with the RoPE key) and value: read once for the score
         ops += _attention_products(c, count, heads=h, kv_heads=1, d_qk=d_c + d_rope, d_v=d_c,
-                                   cached_k_width=d_c + d_rope, cached_v_width=0)
+                                   key_width=d_c + d_rope, value_width=0)
         ops.append(_matmul(c, "v_absorb", d_c, d_v, count, rows=c.rows * h, weight_elements=h * d_c * d_v))
     ops.append(_matmul(c, "o_proj", h * d_v, d, count))
     ops.append(_residual(c, "attn_residual", count))
@@ -299,13 +302,6 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
     return ops
 
 
-def _with_flops(op: Op, flops: float) -> Op:
-    cost = op.cost
-    return Op(op.name, op.kind, op.phase, Cost(flops, cost.weight_bytes, cost.kv_bytes, cost.activation_bytes,
-                                               cost.wire_bytes), op.shape, op.count, op.launches,
-              op.weights_dtype, op.weight_elements)
-
-
 def _layer_ops(c: _Ctx, count: int, moe_layer: bool) -> list[Op]:
     attention = _mla_attention(c, count) if c.model.mla else _standard_attention(c, count)
     mlp = _moe_mlp(c, count) if moe_layer else _dense_mlp(c, count, c.model.intermediate_size)
@@ -314,8 +310,7 @@ def _layer_ops(c: _Ctx, count: int, moe_layer: bool) -> list[Op]:
 
 def _tag(ops: list[Op], prefix: str) -> list[Op]:
     """Name ops of MoE layers apart from dense layers' ops when a model has both."""
-    return [Op(f"{prefix}{op.name}", op.kind, op.phase, op.cost, op.shape, op.count, op.launches,
-               op.weights_dtype, op.weight_elements) for op in ops]
+    return [replace(op, name=f"{prefix}{op.name}") for op in ops]
 
 
 def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0) -> list[Op]:
@@ -348,10 +343,8 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
                 act_b=c.act_b, weight_b=c.weight_b, kv_b=c.kv_b, weights_dtype=c.weights_dtype)
     ops.append(_norm(last, "final_norm", 1))
     lm_head = _matmul(last, "lm_head", d, v, 1)
-    logits = last.rows * v * _LOGIT_BYTES
-    ops.append(Op("lm_head", "matmul", phase, Cost(lm_head.cost.flops, lm_head.cost.weight_bytes, 0.0,
-                                                   last.rows * d * c.act_b + logits), lm_head.shape, 1, 1,
-                  workload.weights_dtype, lm_head.weight_elements))
+    logits = last.rows * v * _LOGIT_BYTES  # written in fp32 rather than the activation format
+    ops.append(replace(lm_head, cost=replace(lm_head.cost, activation_bytes=last.rows * d * c.act_b + logits)))
     ops.append(Op("sample", "elementwise", phase, Cost(flops=float(last.rows * v), activation_bytes=logits),
                   f"[{last.rows}, {v}]", 1, 1))
     return ops
