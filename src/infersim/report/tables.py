@@ -122,21 +122,24 @@ def compare_table(estimates: Sequence["Estimate"]) -> Table:
 
 
 def devices_table(devices: Sequence["DeviceSpec"]) -> Table:
-    table = Table(title="devices", title_justify="left")
-    for column in ("id", "name", "kind", "BF16 TFLOP/s", "memory", "TB/s", "ops:byte", "TDP W"):
-        table.add_column(column, justify="left" if column in ("id", "name", "kind") else "right")
+    """One row per device: peak, the main memory tier (where weights go first), ops:byte, power."""
+    table = Table(title="devices (main memory = the fastest tier that holds weights)", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    for column in ("BF16 TFLOP/s", "main memory", "TB/s", "ops:byte", "TDP W"):
+        table.add_column(column, justify="right", no_wrap=True)
     for d in devices:
         main = d.main_memory
-        table.add_row(d.id, d.name, d.execution_model, f"{d.peak_for('bf16') / 1e12:,.0f}",
-                      f"{d.capacity_bytes / 1e9:,.1f} GB", f"{main.bytes_per_s / 1e12:,.2f}",
-                      f"{d.ops_per_byte():,.0f}", f"{d.tdp_watts:,.0f}")
+        table.add_row(d.id, d.execution_model, f"{d.peak_for('bf16') / 1e12:,.0f}",
+                      f"{main.capacity_bytes / 1e9:,.2f} GB {main.technology}", f"{main.bytes_per_s / 1e12:,.2f}",
+                      f"{d.ops_per_byte():,.1f}", f"{d.tdp_watts:,.0f}")
     return table
 
 
 def models_table(models: Sequence["ModelSpec"]) -> Table:
     table = Table(title="models", title_justify="left")
     for column in ("id", "params", "active", "layers", "d", "heads q/kv", "attention", "MLP"):
-        table.add_column(column, justify="left" if column in ("id", "attention", "MLP") else "right")
+        table.add_column(column, justify="left" if column in ("id", "attention", "MLP") else "right", no_wrap=True)
     for m in models:
         mlp = f"MoE {m.moe.experts_per_token}/{m.moe.num_experts}" if m.moe else m.mlp
         table.add_row(m.id, f"{m.total_params / 1e9:,.2f} B", f"{m.active_params / 1e9:,.2f} B", str(m.num_layers),

@@ -143,8 +143,9 @@ class DeviceSpec(BaseModel):
 
     @property
     def main_memory(self) -> MemoryTier:
-        """The largest resident tier: HBM on a GPU, SRAM on an LPU or a wafer."""
-        return max(self.resident_tiers, key=lambda t: t.capacity_bytes)
+        """The fastest resident tier, the one weights fill first: HBM on a GPU, SRAM on an LPU or a
+        wafer (not the wafer's external MemoryX, which only takes what the SRAM cannot hold)."""
+        return self.resident_tiers[0]
 
     @property
     def on_chip_sram(self) -> MemoryTier | None:
