@@ -181,3 +181,19 @@ def test_heads_not_a_multiple_of_kv_heads_is_rejected(tmp_path):
     path.write_text(yaml_text + "\n")
     with pytest.raises(InfersimError, match="multiple"):
         load_model(str(path))
+
+
+def test_hf_config_that_is_not_text_is_a_user_error(tmp_path):
+    path = tmp_path / "weights.json"
+    path.write_bytes(b"\xff\xfe\x00\x81 not utf-8")
+    with pytest.raises(InfersimError, match="not a text file"):
+        load_model(str(path))
+
+
+def test_hf_config_with_zero_heads_is_a_user_error(tmp_path):
+    config = json.loads((HF_CONFIGS / "mistral-7b.json").read_text())
+    config["num_attention_heads"] = 0
+    path = tmp_path / "zero-heads.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(InfersimError, match="num_attention_heads"):
+        load_model(str(path))

@@ -27,11 +27,19 @@ def _read(path: Path) -> dict[str, Any]:
         raise InfersimError(f"config file not found: {path}") from None
     except json.JSONDecodeError as exc:
         raise InfersimError(f"malformed JSON in {path} at line {exc.lineno}: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InfersimError(f"{path} is not a text file; a Hugging Face config.json is UTF-8 JSON") from None
+    except OSError as exc:
+        raise InfersimError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, dict):
         raise InfersimError(f"{path} must hold a JSON object, found {type(data).__name__}")
     if "text_config" in data and "hidden_size" not in data:  # multimodal wrappers keep the LM inside
         data = data["text_config"]
     return data
+
+
+def _positive_ints(*values: Any) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
 
 
 def hf_config_to_fields(config: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -48,7 +56,7 @@ def hf_config_to_fields(config: dict[str, Any], origin: str) -> dict[str, Any]:
         "num_layers": config["num_hidden_layers"],
         "num_attention_heads": heads,
         "num_key_value_heads": config.get("num_key_value_heads") or heads,
-        "head_dim": config.get("head_dim") or hidden // heads,
+        "head_dim": config.get("head_dim") or (hidden // heads if _positive_ints(hidden, heads) else None),
         "intermediate_size": config["intermediate_size"],
         "vocab_size": config["vocab_size"],
         "tie_word_embeddings": bool(config.get("tie_word_embeddings", False)),
