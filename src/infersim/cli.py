@@ -144,9 +144,7 @@ def essay_cmd(as_json: bool = JsonOpt) -> None:
     if as_json:
         _print_json(essay_figures())
         return
-    console = _console()
-    for part in render_essay():
-        console.print(part)
+    _console().print(render_essay())
 
 
 @app.command("calibrate-h100")
@@ -204,7 +202,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except click_errors.ClickException as exc:
         sys.stderr.write(f"infersim: error: {exc.format_message()}\n")
         sys.exit(2)
-    except click_errors.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)

@@ -81,17 +81,12 @@ def tensor_bytes(shape: tuple[int, ...], dtype: str) -> float:
 
 # ---- memory tiers the essay's table counts ---------------------------------------------------------
 def core_sram_tier(device: DeviceSpec) -> MemoryTier:
-    """The SRAM the essay's table calls 'SRAM': the SRAM next to the compute units, summed over cores
-    (228 KiB × 132 SMs on H100, 1464 KB × 140 Tensix cores on Blackhole).
-
-    Chosen as the SRAM tier with a bandwidth figure, fastest first. `DeviceSpec.on_chip_sram` returns the
-    largest SRAM tier, which on a GPU is the L2 (50 MB on H100): the essay's table counts the L1/shared
-    memory instead, so the two differ on GPUs.
-    """
-    sram = [t for t in device.memory if t.technology.lower().startswith("sram") and t.bytes_per_s]
-    if not sram:
+    """The SRAM the essay's table calls 'SRAM' (228 KiB × 132 SMs on H100, 1464 KB × 140 Tensix cores
+    on Blackhole): `DeviceSpec.on_chip_sram`, required to have a bandwidth figure."""
+    sram = device.on_chip_sram
+    if sram is None or not sram.bytes_per_s:
         raise ValueError(f"{device.id}: no SRAM tier with a bandwidth figure")
-    return max(sram, key=lambda t: t.bytes_per_s or 0.0)
+    return sram
 
 
 # ---- accelerator table (essay section 'Anatomy of AI Inference') ----------------------------------

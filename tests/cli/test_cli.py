@@ -103,3 +103,23 @@ def test_console_script_exit_code_in_a_real_process():
     proc = subprocess.run([sys.executable, "-m", "infersim.cli", "estimate", "-m", "nope", "-d", "h100-sxm"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def test_essay_prints_the_computed_tables(capsys):
+    code, out, _ = run(capsys, "essay")
+    assert code == 0
+    assert "295.2" in out and "758.8" in out and "1,749.0" in out  # table ops:byte, Blackhole, MHA KB/token
+    code, out, _ = run(capsys, "essay", "--json")
+    assert code == 0 and json.loads(out)
+
+
+def test_demo_runs_on_defaults(capsys):
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for device in ("h100-sxm", "groq-lpu", "cerebras-wse-3"):
+        assert device in out
+
+
+def test_calibrate_h100_json(capsys):
+    code, out, _ = run(capsys, "calibrate-h100", "--json")
+    assert code == 0 and json.loads(out)["fit"]["memory_fraction"] > 0.8

@@ -149,8 +149,13 @@ class DeviceSpec(BaseModel):
 
     @property
     def on_chip_sram(self) -> MemoryTier | None:
-        """The on-chip SRAM tier (cache or resident), if the file lists one."""
+        """The SRAM next to the compute units (shared memory summed over SMs, Tensix L1, an LPU's or
+        a wafer's SRAM), the one the essay's SRAM ops:byte uses: the fastest SRAM tier with a
+        bandwidth figure, else the largest SRAM tier; None when the file lists no SRAM."""
         sram = [t for t in self.memory if t.technology.lower().startswith("sram")]
+        timed = [t for t in sram if t.bytes_per_s]
+        if timed:
+            return max(timed, key=lambda t: t.bytes_per_s or 0.0)
         return max(sram, key=lambda t: t.capacity_bytes) if sram else None
 
     def ops_per_byte(self, dtype: str = "bf16", tier: MemoryTier | None = None) -> float:
