@@ -138,24 +138,22 @@ def _phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Wo
     main_bw = device.main_memory.bytes_per_s
     for op in ops:
         timing = time_op(op, device, placement, workload.activations_dtype)
-        seconds = mean_of(timing.seconds) * op.count
-        op_flops = mean_of(op.cost.flops) * op.count
-        op_bytes = mean_of(op.cost.bytes) * op.count
+        n = op.count
+        seconds = mean_of(timing.seconds) * n
+        weights, kv, acts = (mean_of(op.cost.weight_bytes) * n, mean_of(op.cost.kv_bytes) * n,
+                             mean_of(op.cost.activation_bytes) * n)
+        op_flops, op_bytes = mean_of(op.cost.flops) * n, weights + kv + acts
         dtype = workload.activations_dtype if op.kind == "attention" else matmul_dtype(
             device, op.weights_dtype, workload.activations_dtype)
-        per_pass = {tier: b * op.count for tier, b in placement.bytes_by_tier(op.cost).items()}
         rows.append(OpResult(
-            name=op.name, phase=phase, kind=op.kind, count=op.count, shape=op.shape, dtype=dtype,
-            flops=op_flops, bytes=op_bytes,
-            weight_bytes=mean_of(op.cost.weight_bytes) * op.count,
-            kv_bytes=mean_of(op.cost.kv_bytes) * op.count,
-            activation_bytes=mean_of(op.cost.activation_bytes) * op.count,
-            bytes_by_tier=per_pass,
+            name=op.name, phase=phase, kind=op.kind, count=n, shape=op.shape, dtype=dtype,
+            flops=op_flops, bytes=op_bytes, weight_bytes=weights, kv_bytes=kv, activation_bytes=acts,
+            bytes_by_tier=placement.bytes_by_tier(weights, kv, acts),
             arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
             device_ops_per_byte=device.peak_for(dtype) / main_bw,
-            compute_seconds=mean_of(timing.compute_seconds) * op.count,
-            memory_seconds=mean_of(timing.memory_seconds) * op.count,
-            overhead_seconds=timing.overhead_seconds * op.count,
+            compute_seconds=mean_of(timing.compute_seconds) * n,
+            memory_seconds=mean_of(timing.memory_seconds) * n,
+            overhead_seconds=timing.overhead_seconds * n,
             seconds=seconds, bound_by=timing.bound_by,
         ))
         by_bound[timing.bound_by] = by_bound.get(timing.bound_by, 0.0) + seconds

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infersim.cost.ops import Cost, Number, mean_of
+from infersim.cost.ops import Cost, Number
 from infersim.specs.device import DeviceSpec
 
 TENSOR_CLASSES = ("weights", "kv_cache", "activations")
@@ -19,9 +19,11 @@ TENSOR_CLASSES = ("weights", "kv_cache", "activations")
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Bytes of each tensor class per tier, and the seconds one byte of each class costs to move."""
+    """Bytes of each tensor class per tier, each class's share per tier, and the seconds one byte of
+    each class costs to move."""
 
     bytes_by_class_and_tier: dict[str, dict[str, float]]
+    shares: dict[str, tuple[tuple[str, float], ...]]
     seconds_per_byte: dict[str, float]
     overflow_bytes: float
 
@@ -31,15 +33,12 @@ class Placement:
         return (cost.weight_bytes * spb["weights"] + cost.kv_bytes * spb["kv_cache"]
                 + cost.activation_bytes * spb["activations"])
 
-    def bytes_by_tier(self, cost: Cost) -> dict[str, float]:
-        """An op's traffic split over tiers in the same shares as the footprints."""
+    def bytes_by_tier(self, weight_bytes: float, kv_bytes: float, activation_bytes: float) -> dict[str, float]:
+        """Traffic split over tiers in the same shares as the footprints."""
         out: dict[str, float] = {}
-        for cls, traffic in zip(TENSOR_CLASSES, (cost.weight_bytes, cost.kv_bytes, cost.activation_bytes)):
-            held = self.bytes_by_class_and_tier[cls]
-            total = sum(held.values())
-            for tier, amount in held.items():
-                share = amount / total if total else 1.0 / len(held)
-                out[tier] = out.get(tier, 0.0) + mean_of(traffic) * share
+        for cls, traffic in zip(TENSOR_CLASSES, (weight_bytes, kv_bytes, activation_bytes)):
+            for tier, share in self.shares[cls]:
+                out[tier] = out.get(tier, 0.0) + traffic * share
         return out
 
 
@@ -65,12 +64,10 @@ def place(device: DeviceSpec, weights_bytes: float, kv_bytes: float, activation_
             overflow += left
         if not held[cls]:  # nothing of this class: it would stream from the fastest tier
             held[cls][tiers[0].name] = 0.0
-    spb: dict[str, float] = {}
     bandwidth = {t.name: t.bytes_per_s * eff for t in tiers}
+    shares: dict[str, tuple[tuple[str, float], ...]] = {}
     for cls, parts in held.items():
         total = sum(parts.values())
-        if total == 0:
-            spb[cls] = 1.0 / bandwidth[next(iter(parts))]
-        else:
-            spb[cls] = sum(amount / total / bandwidth[tier] for tier, amount in parts.items())
-    return Placement(held, spb, overflow)
+        shares[cls] = tuple((tier, amount / total if total else 1.0 / len(parts)) for tier, amount in parts.items())
+    spb = {cls: sum(share / bandwidth[tier] for tier, share in parts) for cls, parts in shares.items()}
+    return Placement(held, shares, spb, overflow)

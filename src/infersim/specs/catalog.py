@@ -75,12 +75,19 @@ def _looks_like_path(name: str) -> bool:
     return name.endswith((".json", ".yaml", ".yml")) or "/" in name or "\\" in name
 
 
+@lru_cache(maxsize=2)
+def _ids(folder: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
+
+
 def device_ids() -> list[str]:
-    return sorted(p.stem for p in DEVICES_DIR.glob("*.yaml"))
+    """Ids of the catalog's devices (file names, read once per process)."""
+    return list(_ids(DEVICES_DIR))
 
 
 def model_ids() -> list[str]:
-    return sorted(p.stem for p in MODELS_DIR.glob("*.yaml"))
+    """Ids of the catalog's models (file names, read once per process)."""
+    return list(_ids(MODELS_DIR))
 
 
 @lru_cache(maxsize=None)
@@ -99,7 +106,7 @@ def load_device(name: str | DeviceSpec) -> DeviceSpec:
         return name
     if _looks_like_path(name):
         return device_from_mapping(read_yaml(Path(name)), str(name))
-    if name not in device_ids():
+    if name not in _ids(DEVICES_DIR):
         raise unknown_name_error("device", name, device_ids())
     return _catalog_device(name)
 
@@ -114,7 +121,7 @@ def load_model(name: str | ModelSpec) -> ModelSpec:
         return load_hf_config(Path(name))
     if _looks_like_path(name):
         return model_from_mapping(read_yaml(Path(name)), str(name))
-    if name not in model_ids():
+    if name not in _ids(MODELS_DIR):
         raise unknown_name_error("model", name, model_ids())
     return _catalog_model(name)
 
