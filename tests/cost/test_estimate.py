@@ -151,3 +151,14 @@ def test_to_dict_is_json_ready(h100, llama7b):
                                    "capacity_bytes", "fits"}
     assert all({"name", "phase", "flops", "bytes", "seconds", "bound_by"} <= set(op) for op in data["ops"])
     assert math.isfinite(json.loads(text)["tpot_seconds"])
+
+
+def test_notes_say_what_the_estimate_leaves_out():
+    wafer = estimate("llama-3.1-8b", "cerebras-wse-3", output_tokens=4)
+    assert any("spatial machine" in n for n in wafer.notes)
+    big = estimate("llama-3.1-70b", "h100-sxm", output_tokens=4)
+    assert not big.memory.fits and any("at least 2 devices" in n for n in big.notes)
+    calibrated = estimate("llama-3.1-8b", "h100-sxm", output_tokens=4)
+    assert calibrated.notes == ()  # fits, measured efficiencies, not spatial
+    assumed = estimate("llama-3.1-8b", "a100-80gb", output_tokens=4)
+    assert any("assumed, not measured" in n for n in assumed.notes)

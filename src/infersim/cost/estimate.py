@@ -123,6 +123,7 @@ class Estimate:
     prefill: PhaseResult
     decode: PhaseResult
     ops: tuple[OpResult, ...]
+    notes: tuple[str, ...] = ()  # what this estimate leaves out or assumes, in words
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the CLI's `--json` prints exactly this."""
@@ -176,6 +177,29 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
     residual = workload.batch * workload.prompt_tokens * model.hidden_size * bytes_per_element(
         workload.activations_dtype)
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
+
+
+SPATIAL_MACHINES = ("wafer", "sram-dataflow")
+
+
+def _notes(device: DeviceSpec, memory: MemoryResult) -> tuple[str, ...]:
+    """Caveats a reader of this estimate needs: spatial machines, spills, misfits, assumed efficiency."""
+    notes = []
+    if device.execution_model in SPATIAL_MACHINES:
+        notes.append(f"{device.id} is a spatial machine: this single-device roofline lets every core stream its "
+                     "share of the weights at once, an upper bound on speed; the layer pipeline and fabric "
+                     "latency are not modelled yet")
+    main = device.main_memory.name
+    spilled = {tier: b for tier, b in memory.bytes_by_tier["weights"].items() if tier != main and b > 0}
+    for tier, amount in spilled.items():
+        notes.append(f"{amount / 1e9:,.1f} GB of weights do not fit in {main} and stream from {tier}")
+    if not memory.fits:
+        devices = -(-memory.total_bytes // memory.capacity_bytes)
+        notes.append(f"does not fit: {memory.total_bytes / 1e9:,.1f} GB needed, {memory.capacity_bytes / 1e9:,.1f} GB "
+                     f"per device; at least {devices:.0f} devices must share it (times are one device's)")
+    if device.sources.get("efficiency.memory_fraction", "").startswith("assumed"):
+        notes.append(f"{device.id}'s achievable fractions and overheads are assumed, not measured")
+    return tuple(notes)
 
 
 def make_workload(**fields: Any) -> Workload:
@@ -240,4 +264,5 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
         joules_per_token=economics.joules_per_token(device.tdp_watts, e2e, tokens),
         usd_per_million_tokens=economics.usd_per_million_tokens(economics.usd_per_device_hour(device), e2e, tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
+        notes=_notes(device, memory),
     )

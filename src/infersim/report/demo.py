@@ -25,10 +25,12 @@ def _why(est: Any) -> str:
                 f"against {gigabytes(device.capacity_bytes)} per chip: at least {chips} chips must share the model "
                 f"(the times above are what one chip would take if it could hold it)")
     decode = est.decode
-    tier = device.resident_tiers[0]
-    return (f"{est.device}: decode is {decode.bound_by} bound — each step streams "
-            f"{gigabytes(decode.bytes)} from {tier.name} ({tier.bytes_per_s / 1e12:,.2f} TB/s peak) in "
-            f"{seconds(decode.seconds)}; prefill is {est.prefill.bound_by} bound")
+    tier = device.main_memory
+    why = (f"{est.device}: decode is {decode.bound_by} bound — each step streams "
+           f"{gigabytes(decode.bytes)} from {tier.name} ({tier.bytes_per_s / 1e12:,.2f} TB/s peak) in "
+           f"{seconds(decode.seconds)}; prefill is {est.prefill.bound_by} bound")
+    spatial = [n for n in est.notes if "spatial machine" in n]
+    return why + (f"\n  [yellow]caveat[/]: {spatial[0]}" if spatial else "")
 
 
 def render_demo() -> list[Any]:

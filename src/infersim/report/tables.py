@@ -72,6 +72,9 @@ def summary_table(est: "Estimate") -> Table:
     ]
     for name, value in rows:
         table.add_row(name, value)
+    if est.notes:
+        table.caption = "\n".join(f"note: {note}" for note in est.notes)
+        table.caption_justify = "left"
     return table
 
 
