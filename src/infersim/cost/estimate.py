@@ -1,7 +1,7 @@
 """The whole answer for one model on one device: prefill, decode, memory, energy, cost, bottleneck.
 
     TTFT      = prefill time (the first output token comes out of the prefill pass)
-    TPOT      = mean decode step over contexts P+1 … P+O−1 (vectorised over the steps)
+    TPOT      = mean decode step over P … P+O−2 cached tokens (vectorised over the steps)
     e2e       = TTFT + (O − 1) · TPOT
     per user  = 1 / TPOT output tokens/s;  total = B · O / e2e output tokens/s
 
@@ -227,7 +227,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     prefill_ops = forward_ops(model, workload, "prefill")
-    steps = np.arange(p + 1, p + max(o, 2), dtype=float)  # cached tokens before each decode step
+    # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
+    # there is no decode step, and TPOT is that of the step that would come next
+    steps = np.arange(p, p + max(o - 1, 1), dtype=float)
     decode_ops = forward_ops(model, workload, "decode", cached_tokens=steps)
 
     weights = weight_bytes(model, workload.weights_dtype)

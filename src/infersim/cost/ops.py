@@ -1,8 +1,8 @@
 """One forward pass as a list of operations, each with FLOPs and bytes by tensor class.
 
 Ops know nothing of devices: they say how much arithmetic an operation does and how many bytes of
-weights, KV cache and activations it moves; an execution model (machines.py) places those classes in
-memory tiers and turns them into time. Repeated layers are built once and carry a `count`.
+weights, KV cache and activations it moves; placement.py puts those classes in memory tiers and
+roofline.py turns them into time. Repeated layers are built once and carry a `count`.
 
 Decode is built for a whole vector of context lengths at once (numpy arrays in `Cost`), so the mean
 step time over a generation is one vectorised evaluation, not a Python loop per token.

@@ -17,8 +17,9 @@ _BITS: dict[str, int] = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8
 # Learning"), FP4-E2M1 (OCP Microscaling spec v1.0).
 MANTISSA_BITS: dict[str, int] = {"fp32": 23, "fp16": 10, "bf16": 7, "fp8": 3, "fp4": 1}
 
-# Formats that compute natively only where the device lists a peak for them; weights stored in a
-# format the device cannot multiply in are dequantized to the activation format first.
+# 4-bit weights are treated as weight-only quantization (AWQ/GPTQ-style W4A16): dequantized to the
+# activation format before the multiply, even where a device lists a 4-bit peak (native NVFP4/MXFP4
+# W4A4 compute is not modelled yet). Other formats multiply natively where the device lists a peak.
 WEIGHT_ONLY_FORMATS = frozenset({"int4", "fp4"})
 
 
@@ -28,5 +29,6 @@ def bits_per_element(dtype: str) -> int:
 
 
 def bytes_per_element(dtype: str) -> float:
-    """Storage bytes of one element of `dtype` (0.5 for 4-bit formats); scales are counted elsewhere."""
+    """Storage bytes of one element of `dtype` (0.5 for 4-bit formats); quantization scales are not
+    counted yet."""
     return _BITS[dtype] / 8

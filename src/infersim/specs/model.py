@@ -179,7 +179,8 @@ class ModelSpec(BaseModel):
         total = self.num_layers * per_layer + self.num_dense_layers * self.mlp_params(self.intermediate_size)
         if self.moe:
             total += self.num_moe_layers * self.moe_layer_mlp_params(active_only=active_only)
-        return total + self.embedding_params() + self.hidden_size  # + final norm
+        final_norm = self.hidden_size * (2 if self.norm == "layernorm" else 1)
+        return total + self.embedding_params() + final_norm
 
     @cached_property
     def total_params(self) -> int:
