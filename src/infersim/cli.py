@@ -31,6 +31,7 @@ KvOpt = typer.Option("bf16", "--kv-dtype", help="KV-cache format: bf16, fp16, fp
 ActOpt = typer.Option("bf16", "--activations-dtype", help="activation format: bf16 or fp16")
 RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON object instead of tables")
+CalibrationOpt = typer.Option(None, "--calibration", help="a file from `infersim calibrate` for this device")
 
 
 def _console() -> Any:
@@ -44,20 +45,22 @@ def _print_json(data: Any) -> None:
 
 
 def _estimate(model: str, device: str, batch: int, prompt: int, output: int, weights_dtype: str, kv_dtype: str,
-              activations_dtype: str, runtime: Optional[str]) -> Any:
+              activations_dtype: str, runtime: Optional[str], calibration: Optional[str] = None) -> Any:
     from infersim.cost.estimate import estimate
 
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
                     weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
-                    runtime=runtime)
+                    runtime=runtime, calibration=calibration)
 
 
 @app.command("estimate")
 def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
                  output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
-                 activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt, as_json: bool = JsonOpt) -> None:
+                 activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt,
+                 calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device."""
-    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime)
+    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
+                    calibration)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -71,13 +74,14 @@ def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = Bat
                 output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
                 activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt,
                 phase: str = typer.Option("both", "--phase", help="prefill, decode or both"),
-                as_json: bool = JsonOpt) -> None:
+                calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds."""
     from infersim.errors import InfersimError
 
     if phase not in ("prefill", "decode", "both"):
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
-    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime)
+    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
+                    calibration)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])
@@ -163,6 +167,24 @@ def calibrate_h100_cmd(markdown: bool = typer.Option(False, "--markdown", help="
         from rich.markdown import Markdown
 
         _console().print(Markdown(markdown_report(fitted, rows)))
+
+
+@app.command("calibrate")
+def calibrate_cmd(measure_file: str = typer.Argument(..., help="a JSONL file from `infersim measure`"),
+                  device: Optional[str] = typer.Option(None, "--device", "-d",
+                                                       help="catalog device the file was measured on (GPU files)"),
+                  device_id: Optional[str] = typer.Option(None, "--id", help="id of the calibrated device"),
+                  out: Optional[str] = typer.Option(None, "--out", help="where to write (default: the user device folder)")) -> None:
+    """Fit achievable fractions and overheads on a measure file's microbenchmarks; write a device YAML."""
+    from pathlib import Path
+
+    from infersim.calibration.calibrate import calibrate
+    from infersim.specs.catalog import load_device
+
+    path = calibrate(Path(measure_file), base=device, device_id=device_id, out=Path(out) if out else None)
+    written = load_device(str(path))
+    sys.stdout.write(f"wrote {path}\nuse it as --device {written.id if not out else path}"
+                     f"{f' or --device {written.calibrates} --calibration {path}' if device else ''}\n")
 
 
 @app.command("demo")

@@ -24,8 +24,6 @@ from importlib import resources
 from statistics import median
 from typing import Any
 
-import numpy as np
-
 DATA = "infersim.calibration.data"
 HOST_FIT_ROW = {"kind": "fast_prefill", "batch": 1, "prompt": 128}
 
@@ -49,37 +47,6 @@ class H100Fit:
         return {k: float(f"{v:.3g}") for k, v in self.__dict__.items()}
 
 
-def _gemm_bytes(row: dict[str, Any], bytes_per_element: float = 2.0) -> float:
-    m, k, n = row["m"], row["k"], row["n"]
-    return bytes_per_element * (m * k + k * n + m * n)
-
-
-def fit_memory(rows: list[dict[str, Any]], peak_bytes_per_s: float) -> tuple[float, float]:
-    """(memory_fraction, kernel_overhead_seconds) from memory-bound graph GEMMs by least squares."""
-    small = [r for r in rows if r["kind"] == "gemm_graph" and r["dtype"] == "bf16" and r["m"] <= 64]
-    x = np.array([_gemm_bytes(r) for r in small])
-    y = np.array([r["seconds"] for r in small])
-    slope, intercept = np.polyfit(x, y, 1)
-    return 1.0 / slope / peak_bytes_per_s, float(intercept)
-
-
-def fit_matmul_compute(rows: list[dict[str, Any]], peak_flops_per_s: float, overhead: float) -> float:
-    """Median achieved / peak over the largest graph GEMMs (m ≥ 4096), overhead removed."""
-    big = [r for r in rows if r["kind"] == "gemm_graph" and r["dtype"] == "bf16" and r["m"] >= 4096]
-    return median(2.0 * r["m"] * r["k"] * r["n"] / (r["seconds"] - overhead) / peak_flops_per_s for r in big)
-
-
-def fit_attention_compute(rows: list[dict[str, Any]], peak_flops_per_s: float, overhead: float) -> float:
-    """Median achieved / peak over long causal prefill attention (≥ 8192 tokens), overhead removed."""
-    long = [r for r in rows if r["kind"] == "attn_prefill" and r["tokens"] >= 8192]
-    achieved = []
-    for r in long:
-        t = r["tokens"]
-        flops = 4.0 * r["batch"] * r["heads_q"] * t * (t + 1) / 2.0 * r["head_dim"]
-        achieved.append(flops / (r["seconds"] - overhead) / peak_flops_per_s)
-    return median(achieved)
-
-
 def fit_host_launch(model_rows: list[dict[str, Any]]) -> float:
     """Host seconds per launched op from the shortest prefill, where the host binds."""
     from infersim.cost.ops import forward_ops
@@ -92,17 +59,20 @@ def fit_host_launch(model_rows: list[dict[str, Any]]) -> float:
 
 
 def fit() -> H100Fit:
-    """The whole fit (see module docstring), from the shipped measurements."""
+    """The whole fit (see module docstring), from the shipped measurements, with the generic fitting
+    functions of `calibration.fit` that `infersim calibrate` uses on any measure file."""
+    from infersim.calibration import fit as generic
     from infersim.specs.catalog import load_device
 
     device = load_device("h100-sxm")
     micro = load_rows("microbench.jsonl")
-    memory_fraction, overhead = fit_memory(micro, device.main_memory.bytes_per_s)
+    peak = device.peak_for("bf16")
+    bytes_per_s, overhead = generic.fit_memory(micro, "bf16")
     return H100Fit(
-        memory_fraction=memory_fraction,
+        memory_fraction=bytes_per_s / device.main_memory.bytes_per_s,
         kernel_overhead_seconds=overhead,
-        matmul_compute_fraction=fit_matmul_compute(micro, device.peak_for("bf16"), overhead),
-        attention_compute_fraction=fit_attention_compute(micro, device.peak_for("bf16"), overhead),
+        matmul_compute_fraction=generic.fit_matmul_flops(micro, "bf16", overhead) / peak,
+        attention_compute_fraction=generic.fit_attention_flops(micro, overhead, min_tokens=8192) / peak,
         host_launch_seconds=fit_host_launch(load_rows("llama-2-7b.jsonl")),
     )
 

@@ -6,8 +6,9 @@
     per user  = 1 / TPOT output tokens/s;  total = B · O / e2e output tokens/s
 
 A phase's time is max(device time, host launch time) when its ops are launched one by one from the
-host (eager PyTorch; prefill under CUDA graphs), since the host runs ahead of the device; under a
-captured graph or a compiled static schedule it is the device time alone.
+host (eager PyTorch; prefill under CUDA graphs), since the host runs ahead of the device; on a CPU
+the two add, since the framework runs on the cores that compute; under a captured graph or a
+compiled static schedule it is the device time alone.
 """
 
 from __future__ import annotations
@@ -163,7 +164,9 @@ def _phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Wo
         traffic += op_bytes
         launches += op.launches * op.count
     host_seconds = launches * device.efficiency.host_launch_seconds if _host_launched(runtime, phase) else 0.0
-    seconds = max(device_seconds, host_seconds)
+    # a GPU's host runs ahead of the device; a CPU's framework work runs on the cores that compute
+    overlapped = device.execution_model != "cpu"
+    seconds = max(device_seconds, host_seconds) if overlapped else device_seconds + host_seconds
     if host_seconds > device_seconds:
         bound = "host"
     else:
@@ -212,10 +215,13 @@ def make_workload(**fields: Any) -> Workload:
 
 def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, prompt_tokens: int = 1024,
              output_tokens: int = 256, weights_dtype: str = "bf16", kv_dtype: str = "bf16",
-             activations_dtype: str = "bf16", runtime: str | None = None) -> Estimate:
-    """Predict and explain one model serving a static batch on one device (see module docstring)."""
+             activations_dtype: str = "bf16", runtime: str | None = None,
+             calibration: str | None = None) -> Estimate:
+    """Predict and explain one model serving a static batch on one device (see module docstring).
+
+    `calibration` is a file written by `infersim calibrate` for this device."""
     model = load_model(model)
-    device = load_device(device)
+    device = load_device(device, calibration)
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype)
     runtime = runtime or default_runtime(device)

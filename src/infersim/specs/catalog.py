@@ -2,11 +2,14 @@
 
 `load_model("llama-3-8b")` reads `catalog/models/llama-3-8b.yaml`; `load_model("path/to/config.json")`
 imports a Hugging Face config; `load_device("h100-sxm")` reads `catalog/devices/h100-sxm.yaml`, and a
-path to a YAML file loads a user's own device. Every problem is an `InfersimError` of one line.
+path to a YAML file loads a user's own device. Devices written by `infersim calibrate` live in the
+user's device folder ($INFERSIM_HOME/devices, default ~/.infersim/devices) and load by id too.
+Every problem is an `InfersimError` of one line.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -80,9 +83,19 @@ def _ids(folder: Path) -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
 
 
+def user_devices_dir() -> Path:
+    """Where calibrated devices are kept: $INFERSIM_HOME/devices, default ~/.infersim/devices."""
+    return Path(os.environ.get("INFERSIM_HOME") or Path.home() / ".infersim") / "devices"
+
+
+def _user_device_ids() -> list[str]:
+    folder = user_devices_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def device_ids() -> list[str]:
-    """Ids of the catalog's devices (file names, read once per process)."""
-    return list(_ids(DEVICES_DIR))
+    """Ids of the catalog's devices and the user's calibrated ones."""
+    return sorted(set(_ids(DEVICES_DIR)) | set(_user_device_ids()))
 
 
 def model_ids() -> list[str]:
@@ -100,15 +113,26 @@ def _catalog_model(model_id: str) -> ModelSpec:
     return model_from_mapping(read_yaml(MODELS_DIR / f"{model_id}.yaml"), f"model '{model_id}'")
 
 
-def load_device(name: str | DeviceSpec) -> DeviceSpec:
-    """A device by catalog id, or from a YAML file path; a `DeviceSpec` passes through."""
+def load_device(name: str | DeviceSpec, calibration: str | Path | None = None) -> DeviceSpec:
+    """A device by catalog id, a calibrated id from the user's folder, or a YAML path; a `DeviceSpec`
+    passes through. `calibration` names a file from `infersim calibrate` that must calibrate this device."""
     if isinstance(name, DeviceSpec):
-        return name
-    if _looks_like_path(name):
-        return device_from_mapping(read_yaml(Path(name)), str(name))
-    if name not in _ids(DEVICES_DIR):
+        device = name
+    elif _looks_like_path(name):
+        device = device_from_mapping(read_yaml(Path(name)), str(name))
+    elif name in _ids(DEVICES_DIR):
+        device = _catalog_device(name)
+    elif (user_devices_dir() / f"{name}.yaml").exists():
+        device = device_from_mapping(read_yaml(user_devices_dir() / f"{name}.yaml"), f"device '{name}'")
+    else:
         raise unknown_name_error("device", name, device_ids())
-    return _catalog_device(name)
+    if calibration is None:
+        return device
+    calibrated = device_from_mapping(read_yaml(Path(calibration)), str(calibration))
+    if calibrated.calibrates != (device.calibrates or device.id):
+        raise InfersimError(f"{calibration} calibrates '{calibrated.calibrates or calibrated.id}', not '{device.id}': "
+                            f"use it with --device {calibrated.calibrates or calibrated.id}")
+    return calibrated
 
 
 def load_model(name: str | ModelSpec) -> ModelSpec:
@@ -127,7 +151,9 @@ def load_model(name: str | ModelSpec) -> ModelSpec:
 
 
 def all_devices() -> list[DeviceSpec]:
-    return [_catalog_device(i) for i in device_ids()]
+    """The catalog's devices, then the user's calibrated ones."""
+    return [_catalog_device(i) for i in _ids(DEVICES_DIR)] + [load_device(i) for i in _user_device_ids()
+                                                              if i not in _ids(DEVICES_DIR)]
 
 
 def all_models() -> list[ModelSpec]:

@@ -95,6 +95,7 @@ class DeviceSpec(BaseModel):
     tdp_watts: PositiveFloat
     price: Price
     efficiency: Efficiency
+    calibrates: str | None = Field(None, description="the device id a calibrated file stands for")
     notes: str = ""
     sources: dict[str, str] = Field(default_factory=dict, description="dotted figure path -> source")
 

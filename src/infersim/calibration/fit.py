@@ -1,0 +1,142 @@
+"""Fit a device's achievable fractions and overheads on microbenchmark rows (docs/measure-format.md).
+
+Only microbenchmarks are used, never whole-model runs (those are what `infersim validate` judges):
+
+- memory-bound GEMMs (m ≤ 64) give `seconds = overhead + bytes / achieved bytes/s` by least squares:
+  the slope is the achieved streaming bandwidth, the intercept the fixed cost per kernel;
+- the largest-m GEMMs give the achieved matmul FLOP/s (median, fixed cost removed);
+- long causal prefill attention gives the achieved attention FLOP/s on 4·B·H·T·(T+1)/2·d_h FLOPs;
+- `op_overhead` rows (a tiny Hugging Face decoder layer whose arithmetic is negligible) give the
+  framework's host cost per layer, spread over the ops infersim models in a layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+from infersim.errors import InfersimError
+
+Rows = list[dict[str, Any]]
+
+# The dtypes measure files name, mapped to infersim's format names.
+DTYPE_ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
+                 "float32": "fp32", "fp8_e4m3": "fp8", "fp8": "fp8"}
+
+
+def dtype_of(row: dict[str, Any], default: str = "bf16") -> str:
+    return DTYPE_ALIASES.get(str(row.get("dtype", default)), str(row.get("dtype", default)))
+
+
+def gemm_bytes(row: dict[str, Any]) -> float:
+    """Bytes a GEMM row moves: both operands read, the result written once."""
+    from infersim.specs.dtypes import bytes_per_element
+
+    m, k, n = row["m"], row["k"], row["n"]
+    return bytes_per_element(dtype_of(row)) * (m * k + k * n + m * n)
+
+
+def _need(rows: Rows, what: str, hint: str) -> Rows:
+    if not rows:
+        raise InfersimError(f"the measure file has no {what} rows to fit on; {hint}")
+    return rows
+
+
+def gemm_rows(rows: Rows, dtype: str) -> Rows:
+    """GEMM rows of one format, from a CUDA graph where the file has them (no launch gaps), else eager."""
+    graph = [r for r in rows if r.get("kind") == "gemm_graph" and dtype_of(r) == dtype]
+    return graph or [r for r in rows if r.get("kind") == "gemm" and dtype_of(r) == dtype]
+
+
+def fit_memory(rows: Rows, dtype: str) -> tuple[float, float]:
+    """(achieved bytes/s, fixed seconds per kernel) from memory-bound GEMMs (m ≤ 64), least squares."""
+    small = _need([r for r in gemm_rows(rows, dtype) if r["m"] <= 64], f"memory-bound {dtype} GEMM (m ≤ 64)",
+                  "run `infersim measure` (its GEMM grid includes them)")
+    x = np.array([gemm_bytes(r) for r in small], dtype=float)
+    y = np.array([r["seconds"] for r in small], dtype=float)
+    if len(set(x.tolist())) < 2:
+        raise InfersimError("the memory-bound GEMM rows need at least two different sizes to fit a line")
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0:
+        raise InfersimError("memory-bound GEMM times do not grow with size; the measurements look broken")
+    return float(1.0 / slope), max(float(intercept), 0.0)
+
+
+def fit_matmul_flops(rows: Rows, dtype: str, overhead: float) -> float:
+    """Achieved matmul FLOP/s: median over the GEMMs with the largest m (the prefill regime)."""
+    gemms = _need(gemm_rows(rows, dtype), f"{dtype} GEMM", "run `infersim measure`")
+    largest = max(r["m"] for r in gemms)
+    big = [r for r in gemms if r["m"] == largest]
+    return median(2.0 * r["m"] * r["k"] * r["n"] / max(r["seconds"] - overhead, 1e-12) for r in big)
+
+
+def attention_flops(row: dict[str, Any]) -> float:
+    """Causal prefill attention FLOPs: 4·B·H·T·(T+1)/2·d_h (QKᵀ and PV over the causal half)."""
+    t = row["tokens"]
+    return 4.0 * row["batch"] * row["heads_q"] * t * (t + 1) / 2.0 * row["head_dim"]
+
+
+def fit_attention_flops(rows: Rows, overhead: float, min_tokens: int | None = None) -> float:
+    """Achieved attention FLOP/s: median over the longest causal prefill attention rows."""
+    prefill = _need([r for r in rows if r.get("kind") == "attn_prefill"], "attn_prefill", "run `infersim measure`")
+    longest = min_tokens if min_tokens is not None else max(r["tokens"] for r in prefill)
+    long = [r for r in prefill if r["tokens"] >= longest]
+    return median(attention_flops(r) / max(r["seconds"] - overhead, 1e-12) for r in long)
+
+
+def fit_host_seconds_per_op(rows: Rows, ops_per_layer: int, kernel_overhead: float) -> float | None:
+    """Host seconds per modelled op: a tiny decoder layer's time, less its kernels' fixed device cost,
+    over the ops infersim counts in a layer; None when the file has no such row."""
+    layer = [r["seconds"] for r in rows if r.get("kind") == "op_overhead" and r.get("op") == "decoder_layer_tiny"]
+    if not layer:
+        return None
+    return max(median(layer) / ops_per_layer - kernel_overhead, 0.0)
+
+
+@dataclass(frozen=True)
+class DeviceFit:
+    """What a measure file says about a device, in SI units."""
+
+    dtype: str
+    copy_bytes_per_s: float | None
+    achieved_bytes_per_s: float
+    kernel_overhead_seconds: float
+    matmul_flops_per_s: float
+    attention_flops_per_s: float
+    host_launch_seconds: float | None
+
+
+def launching_ops_per_layer() -> int:
+    """Ops infersim launches per dense layer (norms, projections, RoPE, attention, MLP): counted from
+    the op list itself so the fit and the model agree."""
+    from infersim.cost.ops import forward_ops
+    from infersim.specs.model import ModelSpec
+    from infersim.specs.workload import Workload
+
+    tiny = ModelSpec(id="tiny", name="tiny", source="calibration", hidden_size=64, num_layers=1,
+                     num_attention_heads=2, num_key_value_heads=2, head_dim=32, intermediate_size=128, vocab_size=8)
+    ops = forward_ops(tiny, Workload(batch=1, prompt_tokens=1), "decode", cached_tokens=1)
+    layer_names = {"embed", "final_norm", "lm_head", "sample"}
+    return sum(op.launches for op in ops if op.name not in layer_names)
+
+
+def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
+    """Every figure `calibrate` needs, from the microbenchmark rows of one measure file."""
+    formats = [dtype_of(r) for r in rows if r.get("kind") in ("gemm", "gemm_graph")]
+    if not formats:
+        raise InfersimError("the measure file has no GEMM rows; run `infersim measure` to produce one")
+    dtype = dtype or max(set(formats), key=formats.count)
+    achieved_bw, overhead = fit_memory(rows, dtype)
+    copies = [r["bytes_moved"] / r["seconds"] for r in rows if r.get("kind") == "copy"]
+    return DeviceFit(
+        dtype=dtype,
+        copy_bytes_per_s=max(copies) if copies else None,
+        achieved_bytes_per_s=achieved_bw,
+        kernel_overhead_seconds=overhead,
+        matmul_flops_per_s=fit_matmul_flops(rows, dtype, overhead),
+        attention_flops_per_s=fit_attention_flops(rows, overhead),
+        host_launch_seconds=fit_host_seconds_per_op(rows, launching_ops_per_layer(), overhead),
+    )
