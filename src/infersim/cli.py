@@ -26,9 +26,9 @@ DeviceOpt = typer.Option(..., "--device", "-d", help="catalog device id (`infers
 BatchOpt = typer.Option(1, "--batch", "-b", help="sequences decoded together")
 PromptOpt = typer.Option(1024, "--prompt", "-p", help="prompt tokens per sequence")
 OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence")
-WeightsOpt = typer.Option("bf16", "--weights-dtype", help="fp32, bf16, fp16, fp8, int8, int4, fp4")
-KvOpt = typer.Option("bf16", "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8, int4")
-ActOpt = typer.Option("bf16", "--activations-dtype", help="activation format: bf16 or fp16")
+WeightsOpt = typer.Option(None, "--weights-dtype", help="fp32, bf16, fp16, fp8, int8, int4, fp4 (default: as activations)")
+KvOpt = typer.Option(None, "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8, int4 (default: as activations)")
+ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
 RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON object instead of tables")
 CalibrationOpt = typer.Option(None, "--calibration", help="a file from `infersim calibrate` for this device")
@@ -44,8 +44,9 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _estimate(model: str, device: str, batch: int, prompt: int, output: int, weights_dtype: str, kv_dtype: str,
-              activations_dtype: str, runtime: Optional[str], calibration: Optional[str] = None) -> Any:
+def _estimate(model: str, device: str, batch: int, prompt: int, output: int, weights_dtype: Optional[str],
+              kv_dtype: Optional[str], activations_dtype: Optional[str], runtime: Optional[str],
+              calibration: Optional[str] = None) -> Any:
     from infersim.cost.estimate import estimate
 
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
@@ -55,8 +56,8 @@ def _estimate(model: str, device: str, batch: int, prompt: int, output: int, wei
 
 @app.command("estimate")
 def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
-                 output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
-                 activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt,
+                 output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt,
+                 activations_dtype: Optional[str] = ActOpt, runtime: Optional[str] = RuntimeOpt,
                  calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device."""
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
@@ -71,8 +72,8 @@ def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = Ba
 
 @app.command("explain")
 def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
-                output: int = OutputOpt, weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt,
-                activations_dtype: str = ActOpt, runtime: Optional[str] = RuntimeOpt,
+                output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt,
+                activations_dtype: Optional[str] = ActOpt, runtime: Optional[str] = RuntimeOpt,
                 phase: str = typer.Option("both", "--phase", help="prefill, decode or both"),
                 calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds."""
@@ -98,7 +99,7 @@ def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = Bat
 def compare_cmd(model: str = ModelOpt,
                 device: list[str] = typer.Option(..., "--device", "-d", help="repeat for each device"),
                 batch: int = BatchOpt, prompt: int = PromptOpt, output: int = OutputOpt,
-                weights_dtype: str = WeightsOpt, kv_dtype: str = KvOpt, activations_dtype: str = ActOpt,
+                weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
                 as_json: bool = JsonOpt) -> None:
     """One model on several devices, side by side."""
     estimates = [_estimate(model, d, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, None)

@@ -77,7 +77,7 @@ def _efficiency(fit: DeviceFit, *, memory_fraction: float, matmul_fraction: floa
     return {
         "matmul_compute_fraction": _sourced(matmul_fraction, f"{measured}: {matmul_note}"),
         "attention_compute_fraction": _sourced(attention_fraction, f"{measured}: longest causal attn_prefill rows"),
-        "memory_fraction": _sourced(memory_fraction, f"{measured}: memory-bound GEMMs (m <= 64), least squares slope"),
+        "memory_fraction": _sourced(memory_fraction, f"{measured}: memory-bound GEMMs (intensity < half the measured balance), least squares slope"),
         "kernel_overhead_seconds": _sourced(fit.kernel_overhead_seconds, f"{measured}: same fit, intercept"),
         "host_launch_seconds": _sourced(host if host is not None else 0.0,
                                         f"{measured}: op_overhead decoder_layer_tiny per modelled op" if host is not None

@@ -2,7 +2,8 @@
 
 Only microbenchmarks are used, never whole-model runs (those are what `infersim validate` judges):
 
-- memory-bound GEMMs (m ≤ 64) give `seconds = overhead + bytes / achieved bytes/s` by least squares:
+- memory-bound GEMMs (intensity below half the device's measured balance) give
+  `seconds = overhead + bytes / achieved bytes/s` by least squares:
   the slope is the achieved streaming bandwidth, the intercept the fixed cost per kernel;
 - the largest-m GEMMs give the achieved matmul FLOP/s (median, fixed cost removed);
 - long causal prefill attention gives the achieved attention FLOP/s on 4·B·H·T·(T+1)/2·d_h FLOPs;
@@ -51,18 +52,37 @@ def gemm_rows(rows: Rows, dtype: str) -> Rows:
     return graph or [r for r in rows if r.get("kind") == "gemm" and dtype_of(r) == dtype]
 
 
-def fit_memory(rows: Rows, dtype: str) -> tuple[float, float]:
-    """(achieved bytes/s, fixed seconds per kernel) from memory-bound GEMMs (m ≤ 64), least squares."""
-    small = _need([r for r in gemm_rows(rows, dtype) if r["m"] <= 64], f"memory-bound {dtype} GEMM (m ≤ 64)",
-                  "run `infersim measure` (its GEMM grid includes them)")
-    x = np.array([gemm_bytes(r) for r in small], dtype=float)
-    y = np.array([r["seconds"] for r in small], dtype=float)
+def _line(rows: Rows) -> tuple[float, float]:
+    """(bytes/s, seconds) of `seconds = overhead + bytes / bytes_per_s` by least squares."""
+    x = np.array([gemm_bytes(r) for r in rows], dtype=float)
+    y = np.array([r["seconds"] for r in rows], dtype=float)
     if len(set(x.tolist())) < 2:
         raise InfersimError("the memory-bound GEMM rows need at least two different sizes to fit a line")
     slope, intercept = np.polyfit(x, y, 1)
     if slope <= 0:
         raise InfersimError("memory-bound GEMM times do not grow with size; the measurements look broken")
     return float(1.0 / slope), max(float(intercept), 0.0)
+
+
+def gemm_intensity(row: dict[str, Any]) -> float:
+    """FLOPs per byte of a GEMM row: 2·m·k·n / bytes moved."""
+    return 2.0 * row["m"] * row["k"] * row["n"] / gemm_bytes(row)
+
+
+def fit_memory(rows: Rows, dtype: str) -> tuple[float, float]:
+    """(achieved bytes/s, fixed seconds per kernel) from the memory-bound GEMMs, least squares.
+
+    Which GEMMs are memory bound depends on the device, so it is found from the data: a first line
+    through the matrix-vector rows (m = 1, ~0.5-1 FLOP/B: memory bound on any device) and the large-m
+    rate give the device's balance C/W; the final line goes through every row whose intensity is
+    below half of it.
+    """
+    gemms = _need(gemm_rows(rows, dtype), f"{dtype} GEMM", "run `infersim measure`")
+    smallest = min(r["m"] for r in gemms)
+    first_bw, first_overhead = _line([r for r in gemms if r["m"] == smallest])
+    balance = fit_matmul_flops(rows, dtype, first_overhead) / first_bw
+    bound = [r for r in gemms if gemm_intensity(r) < balance / 2]
+    return _line(bound) if len({gemm_bytes(r) for r in bound}) >= 2 else (first_bw, first_overhead)
 
 
 def fit_matmul_flops(rows: Rows, dtype: str, overhead: float) -> float:

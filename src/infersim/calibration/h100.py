@@ -2,8 +2,9 @@
 
 Data (shipped in `calibration/data/`, measured on one H100 SXM5 80GB, see its README):
 - `gemm_graph` rows (matmuls inside a CUDA graph, weights not in L2):
-  * memory-bound rows (m ≤ 64) fit `seconds = overhead + bytes / (memory_fraction · 3.35 TB/s)` by
-    least squares: the slope gives the achieved bandwidth, the intercept the per-kernel overhead;
+  * memory-bound rows (m ≤ 64 here: intensity below half the measured balance) fit
+    `seconds = overhead + bytes / (memory_fraction · 3.35 TB/s)` by least squares: the slope gives the
+    achieved bandwidth, the intercept the per-kernel overhead;
   * the compute-bound rows with the most rows per GEMM (m = 4096, the regime of a prefill of thousands
     of tokens, sustained over many waves of tiles) give `matmul_compute_fraction` = median achieved /
     peak FLOP/s; m = 1024 rows run a single partial wave and read high, so they are left out.
@@ -115,7 +116,7 @@ def markdown_report(fitted: H100Fit, rows: list[ScoredRow]) -> str:
     lines = [
         "| parameter | fitted | from |",
         "|---|---|---|",
-        f"| memory_fraction | {fitted.memory_fraction:.3f} | gemm_graph m ≤ 64, least squares slope |",
+        f"| memory_fraction | {fitted.memory_fraction:.3f} | memory-bound gemm_graph rows, least squares slope |",
         f"| kernel_overhead_seconds | {fitted.kernel_overhead_seconds * 1e6:.2f} µs | same fit, intercept |",
         f"| matmul_compute_fraction | {fitted.matmul_compute_fraction:.3f} | gemm_graph m ≥ 4096, median |",
         f"| attention_compute_fraction | {fitted.attention_compute_fraction:.3f} | attn_prefill ≥ 8192 tokens, median |",

@@ -214,16 +214,19 @@ def make_workload(**fields: Any) -> Workload:
 
 
 def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, prompt_tokens: int = 1024,
-             output_tokens: int = 256, weights_dtype: str = "bf16", kv_dtype: str = "bf16",
-             activations_dtype: str = "bf16", runtime: str | None = None,
+             output_tokens: int = 256, weights_dtype: str | None = None, kv_dtype: str | None = None,
+             activations_dtype: str | None = None, runtime: str | None = None,
              calibration: str | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device (see module docstring).
 
-    `calibration` is a file written by `infersim calibrate` for this device."""
+    Formats left out default to the device's activation format (bf16 where it has it, else fp16, else
+    fp32), weights and KV cache included. `calibration` is a file from `infersim calibrate` for it."""
     model = load_model(model)
     device = load_device(device, calibration)
+    activations_dtype = activations_dtype or device.activation_dtype
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                             weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype)
+                             weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
+                             activations_dtype=activations_dtype)
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")

@@ -15,6 +15,7 @@ from infersim.specs.dtypes import DTYPES
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 ExecutionModel = Literal["gpu", "sram-dataflow", "wafer", "systolic", "cpu"]
+ACTIVATION_FORMATS = ("bf16", "fp16", "fp32")  # in order of preference
 
 
 class MemoryTier(BaseModel):
@@ -104,8 +105,8 @@ class DeviceSpec(BaseModel):
         unknown = set(self.peak_flops_per_s) - set(DTYPES)
         if unknown:
             raise ValueError(f"peak_flops_per_s has unknown formats {sorted(unknown)}; known: {', '.join(DTYPES)}")
-        if "bf16" not in self.peak_flops_per_s and "fp16" not in self.peak_flops_per_s:
-            raise ValueError("peak_flops_per_s needs bf16 or fp16 (the activation formats)")
+        if not set(self.peak_flops_per_s) & set(ACTIVATION_FORMATS):
+            raise ValueError(f"peak_flops_per_s needs one of {', '.join(ACTIVATION_FORMATS)} (the activation formats)")
         if not any(t.role == "resident" for t in self.memory):
             raise ValueError("memory needs at least one tier with role: resident")
         for tier in self.memory:
@@ -130,6 +131,11 @@ class DeviceSpec(BaseModel):
         except KeyError:
             return False
         return True
+
+    @property
+    def activation_dtype(self) -> str:
+        """The format activations default to: the first of bf16, fp16, fp32 the device computes in."""
+        return next(f for f in ACTIVATION_FORMATS if self.supports(f))
 
     @property
     def resident_tiers(self) -> tuple[MemoryTier, ...]:
