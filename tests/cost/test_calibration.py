@@ -12,6 +12,7 @@ from infersim.calibration.h100 import fit, score_llama_2_7b
 def test_catalog_efficiency_is_the_fit(h100):
     fitted = fit().rounded()
     catalog = h100.efficiency.model_dump()
+    catalog["fp8_matmul_compute_fraction"] = h100.efficiency.matmul_fraction("fp8")
     for name, value in fitted.items():
         assert catalog[name] == pytest.approx(value, rel=1e-9), name
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from infersim.calibration.fit import DeviceFit, fit_device
+from infersim.calibration.fit import DeviceFit, dtype_of, fit_device, fit_matmul_flops
 from infersim.errors import InfersimError
 from infersim.specs.catalog import DEVICES_DIR, device_from_mapping, load_device, read_yaml, user_devices_dir
 
@@ -95,6 +95,12 @@ def calibrate_base_device(rows: list[dict[str, Any]], base_id: str, device_id: s
     data["id"] = device_id
     data["calibrates"] = base.id
     data["name"] = f"{base.name} (calibrated)"
+    by_dtype = {}
+    for dtype in sorted({dtype_of(r) for r in rows if r.get("kind") in ("gemm", "gemm_graph")} - {fit.dtype}):
+        if base.supports(dtype):
+            achieved = fit_matmul_flops(rows, dtype, fit.kernel_overhead_seconds)
+            by_dtype[dtype] = _sourced(_fraction(f"{dtype} matmul FLOP/s", achieved, base.peak_for(dtype), base.id),
+                                       f"{measured}: {dtype} GEMMs with the largest m")
     data["efficiency"] = _efficiency(
         fit,
         memory_fraction=_fraction("bandwidth", fit.achieved_bytes_per_s, base.main_memory.bytes_per_s, base.id),
@@ -102,6 +108,8 @@ def calibrate_base_device(rows: list[dict[str, Any]], base_id: str, device_id: s
         attention_fraction=_fraction("attention FLOP/s", fit.attention_flops_per_s, base.peak_for(fit.dtype), base.id),
         measured=measured, matmul_note="median over the GEMMs with the largest m, fixed cost removed",
     )
+    if by_dtype:
+        data["efficiency"]["matmul_compute_fraction_by_dtype"] = by_dtype
     return data
 
 

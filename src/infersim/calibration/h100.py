@@ -10,6 +10,7 @@ Data (shipped in `calibration/data/`, measured on one H100 SXM5 80GB, see its RE
     peak FLOP/s; m = 1024 rows run a single partial wave and read high, so they are left out.
 - `attn_prefill` rows long enough to hide the launch floor (≥ 8192 tokens) give
   `attention_compute_fraction` = median achieved / peak on causal FLOPs 4·B·H·T·(T+1)/2·d_h.
+- eager FP8 GEMMs (`torch._scaled_mm`) at the largest m give the FP8 matmul fraction of the FP8 peak;
 - one whole-model row, the shortest `fast_prefill` (128 tokens, where the device finishes long before
   the host has launched every op), gives `host_launch_seconds` = seconds / ops launched. This is the
   only figure taken from a whole-model run; every other llama-2-7b row is held out.
@@ -42,6 +43,7 @@ class H100Fit:
     matmul_compute_fraction: float
     attention_compute_fraction: float
     host_launch_seconds: float
+    fp8_matmul_compute_fraction: float
 
     def rounded(self) -> dict[str, float]:
         """The values as written in the catalog (3 significant figures)."""
@@ -75,6 +77,7 @@ def fit() -> H100Fit:
         matmul_compute_fraction=generic.fit_matmul_flops(micro, "bf16", overhead) / peak,
         attention_compute_fraction=generic.fit_attention_flops(micro, overhead, min_tokens=8192) / peak,
         host_launch_seconds=fit_host_launch(load_rows("llama-2-7b.jsonl")),
+        fp8_matmul_compute_fraction=generic.fit_matmul_flops(micro, "fp8", overhead) / device.peak_for("fp8"),
     )
 
 
@@ -121,6 +124,8 @@ def markdown_report(fitted: H100Fit, rows: list[ScoredRow]) -> str:
         f"| matmul_compute_fraction | {fitted.matmul_compute_fraction:.3f} | gemm_graph m ≥ 4096, median |",
         f"| attention_compute_fraction | {fitted.attention_compute_fraction:.3f} | attn_prefill ≥ 8192 tokens, median |",
         f"| host_launch_seconds | {fitted.host_launch_seconds * 1e6:.1f} µs | llama-2-7b fast_prefill B=1 prompt=128 |",
+        f"| matmul_compute_fraction_by_dtype.fp8 | {fitted.fp8_matmul_compute_fraction:.3f} | eager fp8 gemm, "
+        "largest m, median |",
         "",
         "| case | measured ms | predicted ms | error | |",
         "|---|---|---|---|---|",

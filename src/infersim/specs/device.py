@@ -58,6 +58,8 @@ class Efficiency(BaseModel):
 
     model_config = _FROZEN
     matmul_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak FLOP/s on large GEMMs")
+    matmul_compute_fraction_by_dtype: dict[str, float] = Field(
+        default_factory=dict, description="per-format overrides where a format runs at another fraction (fp8)")
     attention_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak in attention kernels")
     memory_fraction: float = Field(gt=0, le=1, description="achieved / peak streaming bandwidth")
     kernel_overhead_seconds: NonNegativeFloat = Field(
@@ -66,6 +68,17 @@ class Efficiency(BaseModel):
     host_launch_seconds: NonNegativeFloat = Field(
         0.0, description="host time to launch one op eagerly; overlaps device time, binds when larger"
     )
+
+    @model_validator(mode="after")
+    def _check_by_dtype(self) -> "Efficiency":
+        for dtype, fraction in self.matmul_compute_fraction_by_dtype.items():
+            if dtype not in DTYPES or not 0 < fraction <= 1:
+                raise ValueError(f"matmul_compute_fraction_by_dtype.{dtype}: needs a known format and 0 < value <= 1")
+        return self
+
+    def matmul_fraction(self, dtype: str) -> float:
+        """Achieved / peak FLOP/s of large GEMMs multiplying in `dtype`."""
+        return self.matmul_compute_fraction_by_dtype.get(dtype, self.matmul_compute_fraction)
 
 
 class Price(BaseModel):
