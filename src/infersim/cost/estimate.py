@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from infersim.cost import economics
-from infersim.cost.memory import kv_bytes_per_token, weight_bytes
+from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes, weight_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
@@ -182,6 +182,17 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
 
 
+def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float) -> int:
+    """Tokens per sequence the room left after weights and activations holds at this batch; with a
+    sliding window whose cache fits, the model's position range is the limit instead."""
+    if room_bytes <= 0:
+        return 0
+    tokens = int(room_bytes // (workload.batch * kv_bytes_per_token(model, workload.kv_dtype)))
+    if model.sliding_window is not None and tokens >= model.sliding_window:
+        return model.max_position_embeddings or tokens
+    return tokens
+
+
 SPATIAL_MACHINES = ("wafer", "sram-dataflow")
 
 
@@ -242,7 +253,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     decode_ops = forward_ops(model, workload, "decode", cached_tokens=steps)
 
     weights = weight_bytes(model, workload.weights_dtype)
-    kv = b * workload.context_tokens * kv_bytes_per_token(model, workload.kv_dtype)
+    kv = kv_cache_bytes(model, workload.kv_dtype, b, workload.context_tokens)
     activations = _activation_peak(prefill_ops, model, workload)
     placement = place(device, weights, kv, activations)
     prefill, prefill_rows = _phase(prefill_ops, device, placement, workload, runtime, "prefill")
@@ -255,11 +266,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     total = weights + kv + activations
     fits = placement.overflow_bytes == 0
 
-    per_seq = workload.context_tokens * kv_bytes_per_token(model, workload.kv_dtype) + activations / b
+    per_seq = kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) + activations / b
     room = capacity - weights
     max_batch = int(room // per_seq) if room > 0 else 0
-    ctx_room = capacity - weights - activations
-    max_context = int(ctx_room // (b * kv_bytes_per_token(model, workload.kv_dtype))) if ctx_room > 0 else 0
+    max_context = _longest_context(model, workload, capacity - weights - activations)
 
     tokens = b * o
     bottleneck = "capacity" if not fits else (prefill.bound_by if prefill.seconds > decode_total else decode.bound_by)

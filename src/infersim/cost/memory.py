@@ -28,8 +28,9 @@ def kv_bytes_per_token(model: ModelSpec, kv_dtype: str = "bf16", *, mla_rope: bo
 
 
 def kv_cache_bytes(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_sequence: int) -> float:
-    """KV-cache bytes for `sequences` × `tokens_per_sequence` tokens: linear in both."""
-    return sequences * tokens_per_sequence * kv_bytes_per_token(model, kv_dtype)
+    """KV-cache bytes for `sequences` × `tokens_per_sequence` tokens: linear in both, up to a sliding
+    window (a model with one keeps only the last W tokens per sequence: a rolling buffer)."""
+    return sequences * model.attended_tokens(tokens_per_sequence) * kv_bytes_per_token(model, kv_dtype)
 
 
 def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16") -> float:

@@ -178,7 +178,7 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     prefill reads the keys and values it just decompressed). Essay A1: intensity ST/(S+T).
     """
     b, t, s = c.batch, c.new_tokens, c.keys
-    tokens = b * (c.cached + t)
+    tokens = b * (c.model.attended_tokens(c.cached + t) if c.phase == "decode" else t)
     kv_b = c.kv_b if from_cache else c.act_b
     key_bytes, value_bytes = tokens * key_width * kv_b, tokens * value_width * kv_b
     q_bytes, o_bytes = b * t * heads * d_qk * c.act_b, b * t * heads * d_v * c.act_b
@@ -317,14 +317,15 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     """The ops of one forward pass.
 
     prefill: all `prompt_tokens` of every sequence at once, causal (each new token attends on average
-    to (T+1)/2 keys), the LM head on the last token only. decode: one new token per sequence with
-    `cached_tokens` already cached (a number or an array of them, one per step), attending to
-    cached + 1 keys.
+    to (T+1)/2 keys, fewer under a sliding window), the LM head on the last token only. decode: one new
+    token per sequence with `cached_tokens` already cached (a number or an array of them, one per
+    step), attending to cached + 1 keys (at most the window).
     """
     if phase == "prefill":
-        new, keys, cached = workload.prompt_tokens, (workload.prompt_tokens + 1) / 2.0, 0
+        new, keys, cached = workload.prompt_tokens, model.mean_causal_keys(workload.prompt_tokens), 0
     else:
-        new, keys, cached = 1, np.asarray(cached_tokens, dtype=float) + 1.0, np.asarray(cached_tokens, dtype=float)
+        cached = np.asarray(cached_tokens, dtype=float)
+        new, keys = 1, model.attended_tokens(cached + 1.0)
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),

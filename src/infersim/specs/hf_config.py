@@ -63,6 +63,8 @@ def hf_config_to_fields(config: dict[str, Any], origin: str) -> dict[str, Any]:
         "mlp": "plain" if config.get("hidden_act") in _GELU_PLAIN else "gated",
         "attention_bias": bool(config.get("attention_bias", config.get("model_type") == "qwen2")),
         "max_position_embeddings": config.get("max_position_embeddings"),
+        # Mistral uses its window; Qwen2 lists one but turns it off unless use_sliding_window is true
+        "sliding_window": config.get("sliding_window") if config.get("use_sliding_window", True) else None,
     }
     if config.get("kv_lora_rank"):
         fields["mla"] = {

@@ -74,6 +74,8 @@ class ModelSpec(BaseModel):
     norm: Literal["rmsnorm", "layernorm"] = "rmsnorm"
     attention_bias: bool = False
     max_position_embeddings: PositiveInt | None = None
+    sliding_window: PositiveInt | None = Field(
+        None, description="every layer attends to at most this many most recent tokens (Mistral 7B: 4096)")
     mla: MLASpec | None = None
     moe: MoESpec | None = None
     published_params: int | None = Field(None, gt=0, description="parameter count the authors state")
@@ -104,6 +106,23 @@ class ModelSpec(BaseModel):
         if self.num_key_value_heads == self.num_attention_heads:
             return "mha"
         return "mqa" if self.num_key_value_heads == 1 else "gqa"
+
+    def attended_tokens(self, tokens):
+        """Keys one token attends to (and cache entries kept) given `tokens` so far: all of them, or the
+        sliding window's worth (works on numbers and numpy arrays)."""
+        if self.sliding_window is None:
+            return tokens
+        import numpy as np
+
+        return np.minimum(tokens, self.sliding_window)
+
+    def mean_causal_keys(self, new_tokens: int) -> float:
+        """Mean keys per token in a causal pass over `new_tokens` from an empty cache: mean of
+        min(i, W) for i = 1…T, i.e. (T+1)/2 without a window, (W(W+1)/2 + (T−W)·W)/T when T > W."""
+        t, w = new_tokens, self.sliding_window
+        if w is None or t <= w:
+            return (t + 1) / 2.0
+        return (w * (w + 1) / 2.0 + (t - w) * w) / t
 
     @property
     def is_moe(self) -> bool:
