@@ -188,6 +188,30 @@ def calibrate_cmd(measure_file: str = typer.Argument(..., help="a JSONL file fro
                      f"{f' or --device {written.calibrates} --calibration {path}' if device else ''}\n")
 
 
+@app.command("validate")
+def validate_cmd(measured: list[str] = typer.Option([], "--measured",
+                                                   help="a JSONL file from `infersim measure` (repeatable)"),
+                 device: Optional[str] = typer.Option(None, "--device", "-d",
+                                                      help="device the --measured files are predicted on "
+                                                           "(default: the one `infersim calibrate` wrote from each)"),
+                 as_json: bool = JsonOpt,
+                 write_docs: bool = typer.Option(False, "--write-docs", help="regenerate docs/validation.md")) -> None:
+    """Score infersim against published figures and measurements: predicted vs measured, per category."""
+    from infersim.validate import scorecard
+    from infersim.validate.report import rich_tables
+    from infersim.validate.report import write_docs as write
+
+    card = scorecard(measured, device)
+    if write_docs:
+        sys.stderr.write(f"wrote {write(card)}\n")
+    if as_json:
+        _print_json(card.to_dict())
+        return
+    console = _console()
+    for table in rich_tables(card):
+        console.print(table)
+
+
 @app.command("demo")
 def demo_cmd() -> None:
     """A few estimates across a GPU, an SRAM LPU and a wafer, on built-in defaults."""

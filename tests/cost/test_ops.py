@@ -51,7 +51,9 @@ def test_prefill_flops_are_two_params_per_token_plus_attention(model_id, batch, 
     lm_head = sum(op.cost.flops for op in ops if op.name == "lm_head")
     assert lm_head == 2 * batch * m.hidden_size * m.vocab_size  # last token of each sequence only
     attention = sum(op.cost.flops * op.count for op in ops if op.kind == "attention")
-    expected = 4 * tokens * m.num_attention_heads * m.head_dim * (prompt + 1) / 2 * m.num_layers
+    keys = m.mean_causal_keys(prompt)  # (T+1)/2, or fewer past Mistral's 4096-token window
+    assert keys == (prompt + 1) / 2 or (m.sliding_window and prompt > m.sliding_window)
+    expected = 4 * tokens * m.num_attention_heads * m.head_dim * keys * m.num_layers
     assert attention == pytest.approx(expected)
 
 

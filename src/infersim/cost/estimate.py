@@ -131,8 +131,10 @@ class Estimate:
         return asdict(self)
 
 
-def _phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Workload, runtime: str,
-           phase: str) -> tuple[PhaseResult, list[OpResult]]:
+def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Workload, runtime: str,
+               phase: str) -> tuple[PhaseResult, list[OpResult]]:
+    """Time a phase's ops on a device: per-op roofline rows, the device and host totals, and the phase
+    time (max of the two where the host runs ahead, their sum on a CPU)."""
     rows: list[OpResult] = []
     by_bound: dict[str, float] = {}
     device_seconds = flops = traffic = 0.0
@@ -256,8 +258,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     kv = kv_cache_bytes(model, workload.kv_dtype, b, workload.context_tokens)
     activations = _activation_peak(prefill_ops, model, workload)
     placement = place(device, weights, kv, activations)
-    prefill, prefill_rows = _phase(prefill_ops, device, placement, workload, runtime, "prefill")
-    decode, decode_rows = _phase(decode_ops, device, placement, workload, runtime, "decode")
+    prefill, prefill_rows = time_phase(prefill_ops, device, placement, workload, runtime, "prefill")
+    decode, decode_rows = time_phase(decode_ops, device, placement, workload, runtime, "decode")
 
     tpot = decode.seconds
     decode_total = (o - 1) * tpot
