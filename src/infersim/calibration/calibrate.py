@@ -92,6 +92,7 @@ def calibrate_base_device(rows: list[dict[str, Any]], base_id: str, device_id: s
     data = read_yaml(DEVICES_DIR / f"{base.id}.yaml") if (DEVICES_DIR / f"{base.id}.yaml").exists() else None
     if data is None:
         raise InfersimError(f"--device must be a catalog device to calibrate against; '{base_id}' is not")
+    data.pop("efficiency_from", None)  # the fit below replaces any borrowed efficiency
     data["id"] = device_id
     data["calibrates"] = base.id
     data["name"] = f"{base.name} (calibrated)"

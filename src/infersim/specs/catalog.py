@@ -54,9 +54,25 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _inherit_efficiency(values: dict[str, Any], sources: dict[str, str], origin: str) -> None:
+    """`efficiency_from: {value: <catalog id>, source: "assumed: ..."}` takes that device's (fitted)
+    efficiency block, each figure sourced as the assumption plus where the original came from."""
+    base_id = values["efficiency_from"]
+    if base_id not in _ids(DEVICES_DIR):
+        raise InfersimError(f"{origin}: efficiency_from names '{base_id}', which is not a catalog device")
+    base = _catalog_device(base_id)
+    values["efficiency"] = base.efficiency.model_dump()
+    why = sources.get("efficiency_from", "assumed")
+    for path, source in base.sources.items():
+        if path.startswith("efficiency."):
+            sources[path] = f"{why} [{base_id}: {source}]"
+
+
 def device_from_mapping(data: dict[str, Any], origin: str) -> DeviceSpec:
     """Validate a device mapping whose figures are `{value, source}` pairs."""
     values, sources = split_sources(data)
+    if "efficiency_from" in values:
+        _inherit_efficiency(values, sources, origin)
     missing = unsourced_numbers(values, sources, exempt=_UNSOURCED_OK)
     if missing:
         raise InfersimError(f"{origin}: figure '{missing[0]}' has no source; write it as {{value: ..., source: ...}}")

@@ -109,6 +109,7 @@ class DeviceSpec(BaseModel):
     tdp_watts: PositiveFloat
     price: Price
     efficiency: Efficiency
+    efficiency_from: str | None = Field(None, description="catalog device whose fitted efficiency this one assumes")
     calibrates: str | None = Field(None, description="the device id a calibrated file stands for")
     notes: str = ""
     sources: dict[str, str] = Field(default_factory=dict, description="dotted figure path -> source")
