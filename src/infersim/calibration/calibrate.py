@@ -77,6 +77,8 @@ def _efficiency(fit: DeviceFit, *, memory_fraction: float, matmul_fraction: floa
     return {
         "matmul_compute_fraction": _sourced(matmul_fraction, f"{measured}: {matmul_note}"),
         "attention_compute_fraction": _sourced(attention_fraction, f"{measured}: longest causal attn_prefill rows"),
+        "matmul_rows_half": _sourced(fit.matmul_rows_half, f"{measured}: 1/rate vs 1/m over GEMMs slower than 2x "
+                                                          "their memory time (0: too few such rows)"),
         "memory_fraction": _sourced(memory_fraction, f"{measured}: memory-bound GEMMs (intensity < half the measured balance), least squares slope"),
         "kernel_overhead_seconds": _sourced(fit.kernel_overhead_seconds, f"{measured}: same fit, intercept"),
         "host_launch_seconds": _sourced(host if host is not None else 0.0,

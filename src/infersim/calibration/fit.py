@@ -7,6 +7,7 @@ Only microbenchmarks are used, never whole-model runs (those are what `infersim 
   the slope is the achieved streaming bandwidth, the intercept the fixed cost per kernel;
 - the largest-m GEMMs give the achieved matmul FLOP/s (median, fixed cost removed);
 - long causal prefill attention gives the achieved attention FLOP/s on 4·B·H·T·(T+1)/2·d_h FLOPs;
+- GEMMs far slower than their bytes need give how the matmul rate rises with rows (m½);
 - `op_overhead` rows (a tiny Hugging Face decoder layer whose arithmetic is negligible) give the
   framework's host cost per layer, spread over the ops infersim models in a layer.
 """
@@ -93,6 +94,25 @@ def fit_matmul_flops(rows: Rows, dtype: str, overhead: float) -> float:
     return median(2.0 * r["m"] * r["k"] * r["n"] / max(r["seconds"] - overhead, 1e-12) for r in big)
 
 
+def fit_rows_half(rows: Rows, dtype: str, flops_per_s: float, bytes_per_s: float, overhead: float) -> float:
+    """m½ of the GEMM rate's rise with rows m: rate(m) = C·m / (m + m½).
+
+    Fitted as 1/rate = 1/C + (m½/C)·(1/m) by least squares over the GEMMs that take at least twice
+    their memory time (neither memory bound nor in the roofline's corner); 0 when those rows span
+    fewer than two values of m (a GPU: its small-m GEMMs are memory bound), or the fit is not positive.
+    """
+    slow = [r for r in gemm_rows(rows, dtype)
+            if r["seconds"] - overhead > 2.0 * gemm_bytes(r) / bytes_per_s and r["seconds"] > overhead]
+    if len({r["m"] for r in slow}) < 2:
+        return 0.0
+    x = np.array([1.0 / r["m"] for r in slow])
+    y = np.array([(r["seconds"] - overhead) / (2.0 * r["m"] * r["k"] * r["n"]) for r in slow])
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 0 or intercept <= 0:
+        return 0.0
+    return float(slope / intercept)
+
+
 def attention_flops(row: dict[str, Any]) -> float:
     """Causal prefill attention FLOPs: 4·B·H·T·(T+1)/2·d_h (QKᵀ and PV over the causal half)."""
     t = row["tokens"]
@@ -127,6 +147,7 @@ class DeviceFit:
     matmul_flops_per_s: float
     attention_flops_per_s: float
     host_launch_seconds: float | None
+    matmul_rows_half: float = 0.0
 
 
 def launching_ops_per_layer() -> int:
@@ -151,12 +172,14 @@ def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
     dtype = dtype or max(set(formats), key=formats.count)
     achieved_bw, overhead = fit_memory(rows, dtype)
     copies = [r["bytes_moved"] / r["seconds"] for r in rows if r.get("kind") == "copy"]
+    matmul = fit_matmul_flops(rows, dtype, overhead)
     return DeviceFit(
         dtype=dtype,
         copy_bytes_per_s=max(copies) if copies else None,
         achieved_bytes_per_s=achieved_bw,
         kernel_overhead_seconds=overhead,
-        matmul_flops_per_s=fit_matmul_flops(rows, dtype, overhead),
+        matmul_flops_per_s=matmul,
         attention_flops_per_s=fit_attention_flops(rows, overhead),
         host_launch_seconds=fit_host_seconds_per_op(rows, launching_ops_per_layer(), overhead),
+        matmul_rows_half=fit_rows_half(rows, dtype, matmul, achieved_bw, overhead),
     )

@@ -100,6 +100,7 @@ class Op:
     launches: int = 1
     weights_dtype: str | None = None
     weight_elements: float = 0.0  # distinct weight elements this op reads (for footprint cross-checks)
+    gemm_rows: float = 0.0  # m of each GEMM a matmul op runs (rows per expert for grouped experts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ class _Ctx:
 
 
 def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: float | None = None,
-            weight_elements: float | None = None, bias: int = 0) -> Op:
+            weight_elements: float | None = None, bias: int = 0, gemms: float = 1.0) -> Op:
     """[N, d_in] @ [d_in, d_out]: 2·N·d_in·d_out FLOPs; reads weights and the input, writes the output.
 
     `weight_elements` overrides d_in·d_out when only part of a stored matrix set is touched (MoE).
@@ -138,7 +139,7 @@ def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: floa
         activation_bytes=n * (d_in + d_out) * c.act_b,
     )
     shape = f"[{_fmt(n)}, {d_in}] @ [{d_in}, {d_out}]"
-    return Op(name, "matmul", c.phase, cost, shape, count, 1, c.weights_dtype, elements)
+    return Op(name, "matmul", c.phase, cost, shape, count, 1, c.weights_dtype, elements, n / gemms)
 
 
 def _elementwise(c: _Ctx, name: str, kind: OpKind, elements_in: float, elements_out: float,
@@ -295,10 +296,11 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
     up_width = 2 * f if m.mlp == "gated" else f
     rows = c.rows * (k + shared)
     ops = [_matmul(c, "router", d, moe.num_experts, count)]
-    ops.append(_matmul(c, "experts_gate_up", d, up_width, count, rows=rows, weight_elements=touched * d * up_width))
+    ops.append(_matmul(c, "experts_gate_up", d, up_width, count, rows=rows, weight_elements=touched * d * up_width,
+                       gemms=touched))
     ops.append(_elementwise(c, "experts_act", "elementwise", rows * up_width, rows * f,
                             _GATED_ACT_FLOPS_PER_ELEMENT, count))
-    ops.append(_matmul(c, "experts_down", f, d, count, rows=rows, weight_elements=touched * f * d))
+    ops.append(_matmul(c, "experts_down", f, d, count, rows=rows, weight_elements=touched * f * d, gemms=touched))
     return ops
 
 

@@ -47,7 +47,7 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
         flops_per_s = device.peak_for(activations_dtype) * eff.attention_compute_fraction
     else:
         dtype = matmul_dtype(device, op.weights_dtype, activations_dtype)
-        flops_per_s = device.peak_for(dtype) * eff.matmul_fraction(dtype)
+        flops_per_s = device.peak_for(dtype) * eff.matmul_fraction(dtype, op.gemm_rows)
     compute = op.cost.flops / flops_per_s
     memory = placement.memory_seconds(op.cost)
     overhead = op.launches * eff.kernel_overhead_seconds

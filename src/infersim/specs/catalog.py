@@ -61,7 +61,7 @@ def _inherit_efficiency(values: dict[str, Any], sources: dict[str, str], origin:
     if base_id not in _ids(DEVICES_DIR):
         raise InfersimError(f"{origin}: efficiency_from names '{base_id}', which is not a catalog device")
     base = _catalog_device(base_id)
-    values["efficiency"] = base.efficiency.model_dump()
+    values["efficiency"] = base.efficiency.model_dump(exclude_unset=True)
     why = sources.get("efficiency_from", "assumed")
     for path, source in base.sources.items():
         if path.startswith("efficiency."):

@@ -60,6 +60,8 @@ class Efficiency(BaseModel):
     matmul_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak FLOP/s on large GEMMs")
     matmul_compute_fraction_by_dtype: dict[str, float] = Field(
         default_factory=dict, description="per-format overrides where a format runs at another fraction (fp8)")
+    matmul_rows_half: NonNegativeFloat = Field(
+        0.0, description="m½: a GEMM of m rows runs at m/(m + m½) of the large-GEMM rate (0: no such loss)")
     attention_compute_fraction: float = Field(gt=0, le=1, description="achieved / peak in attention kernels")
     memory_fraction: float = Field(gt=0, le=1, description="achieved / peak streaming bandwidth")
     kernel_overhead_seconds: NonNegativeFloat = Field(
@@ -76,9 +78,14 @@ class Efficiency(BaseModel):
                 raise ValueError(f"matmul_compute_fraction_by_dtype.{dtype}: needs a known format and 0 < value <= 1")
         return self
 
-    def matmul_fraction(self, dtype: str) -> float:
-        """Achieved / peak FLOP/s of large GEMMs multiplying in `dtype`."""
-        return self.matmul_compute_fraction_by_dtype.get(dtype, self.matmul_compute_fraction)
+    def matmul_fraction(self, dtype: str, rows: float | None = None) -> float:
+        """Achieved / peak FLOP/s of GEMMs multiplying in `dtype`: the large-GEMM fraction, times
+        m / (m + m½) for a GEMM of m = `rows` ≥ 2 rows. A single row runs as a matrix-vector kernel
+        (BLAS GEMV) that streams at memory speed, so it pays no such loss."""
+        fraction = self.matmul_compute_fraction_by_dtype.get(dtype, self.matmul_compute_fraction)
+        if rows and rows > 1 and self.matmul_rows_half:
+            fraction *= rows / (rows + self.matmul_rows_half)
+        return fraction
 
 
 class Price(BaseModel):
