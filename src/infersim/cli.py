@@ -212,6 +212,29 @@ def validate_cmd(measured: list[str] = typer.Option([], "--measured",
         console.print(table)
 
 
+@app.command("measure")
+def measure_cmd(quick: bool = typer.Option(False, "--quick", help="fewer shapes: under 2 minutes on a 2-core CPU"),
+                out: Optional[str] = typer.Option(None, "--out", help="JSONL file to write "
+                                                  "(default: ./infersim-measure-<device>-<date>.jsonl)"),
+                device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if present)"),
+                preset: Optional[str] = typer.Option(None, "--preset", hidden=True, help="quick, full or tiny")) -> None:
+    """Time copies, GEMMs, attention, framework overhead and whole Hugging Face models on this machine."""
+    import shlex
+    from pathlib import Path
+
+    from infersim.measure import measure
+
+    if Path(sys.argv[0]).name == "infersim":  # the exact command line, when run as the installed script
+        parts = ["infersim", *sys.argv[1:]]
+    else:  # called in-process (tests, python -m): the same options, spelled out
+        parts = ["infersim", "measure", *(["--quick"] if quick else [])]
+        for name, value in (("--device", device), ("--out", out), ("--preset", preset)):
+            parts += [name, value] if value else []
+    result = measure(preset_name=preset or ("quick" if quick else "full"), device=device, out=out,
+                     command=shlex.join(parts), progress=lambda message: sys.stderr.write(f"measuring {message}\n"))
+    sys.stdout.write(f"wrote {result.path}\n{result.summary()}\n")
+
+
 @app.command("demo")
 def demo_cmd() -> None:
     """A few estimates across a GPU, an SRAM LPU and a wafer, on built-in defaults."""

@@ -115,3 +115,19 @@ def test_gpu_file_without_a_base_device_is_refused(tmp_path):
     rows = [{"kind": "machine", "device": "NVIDIA H100", "device_type": "cuda"}]
     with pytest.raises(InfersimError, match="--device"):
         calibrate(write(rows, tmp_path / "g.jsonl"))
+
+
+def test_rows_half_is_recovered_when_small_gemms_are_slow(tmp_path):
+    """GEMMs whose rate rises as C·m/(m + 40): the fit finds m½ ≈ 40; m = 1 streams as a GEMV."""
+    rows = synthetic_cpu_rows()
+    for row in rows:
+        if row["kind"] == "gemm" and row["m"] > 1:
+            m, k, n = row["m"], row["k"], row["n"]
+            rate = TRUE_FLOPS * m / (m + 40)
+            row["seconds"] = TRUE_OVERHEAD + max(4 * (m * k + k * n + m * n) / TRUE_BW, 2 * m * k * n / rate)
+    cpu = load_device(str(calibrate(write(rows, tmp_path / "cpu.jsonl"), out=tmp_path / "cpu.yaml")))
+    assert cpu.efficiency.matmul_rows_half == pytest.approx(40, rel=0.05)
+    assert cpu.peak_for("fp32") == pytest.approx(TRUE_FLOPS, rel=0.01)  # the asymptotic rate, not m = 1024's
+    assert cpu.efficiency.matmul_fraction("fp32", rows=1) == cpu.efficiency.matmul_fraction("fp32")
+    assert cpu.efficiency.matmul_fraction("fp32", rows=40) == pytest.approx(0.5 * cpu.efficiency.matmul_fraction("fp32"),
+                                                                           rel=0.05)

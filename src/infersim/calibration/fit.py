@@ -173,6 +173,9 @@ def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
     achieved_bw, overhead = fit_memory(rows, dtype)
     copies = [r["bytes_moved"] / r["seconds"] for r in rows if r.get("kind") == "copy"]
     matmul = fit_matmul_flops(rows, dtype, overhead)
+    rows_half = fit_rows_half(rows, dtype, matmul, achieved_bw, overhead)
+    largest = max(r["m"] for r in gemm_rows(rows, dtype))
+    matmul *= (largest + rows_half) / largest  # the rate as m grows without bound, which m½ scales down
     return DeviceFit(
         dtype=dtype,
         copy_bytes_per_s=max(copies) if copies else None,
@@ -181,5 +184,5 @@ def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
         matmul_flops_per_s=matmul,
         attention_flops_per_s=fit_attention_flops(rows, overhead),
         host_launch_seconds=fit_host_seconds_per_op(rows, launching_ops_per_layer(), overhead),
-        matmul_rows_half=fit_rows_half(rows, dtype, matmul, achieved_bw, overhead),
+        matmul_rows_half=rows_half,
     )
