@@ -7,6 +7,23 @@ import pytest
 from infersim.specs.catalog import load_device, load_model
 
 
+@pytest.fixture
+def cli(capsys):
+    """Run `infersim ARGS...` in-process: returns (exit code, stdout, stderr)."""
+    from infersim.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def h100():
     return load_device("h100-sxm")

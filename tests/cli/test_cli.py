@@ -8,51 +8,40 @@ import sys
 
 import pytest
 
-from infersim.cli import main
 from infersim.cost.estimate import estimate
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_estimate_json_equals_library(capsys):
-    code, out, _ = run(capsys, "estimate", "--model", "llama-2-7b", "--device", "h100-sxm", "--batch", "4",
+def test_estimate_json_equals_library(cli):
+    code, out, _ = cli("estimate", "--model", "llama-2-7b", "--device", "h100-sxm", "--batch", "4",
                        "--prompt", "700", "--output", "50", "--kv-dtype", "fp8", "--json")
     assert code == 0
     expected = estimate("llama-2-7b", "h100-sxm", batch=4, prompt_tokens=700, output_tokens=50, kv_dtype="fp8")
     assert json.loads(out) == json.loads(json.dumps(expected.to_dict()))
 
 
-def test_estimate_table_names_the_bottleneck(capsys):
-    code, out, _ = run(capsys, "estimate", "-m", "llama-2-7b", "-d", "h100-sxm")
+def test_estimate_table_names_the_bottleneck(cli):
+    code, out, _ = cli("estimate", "-m", "llama-2-7b", "-d", "h100-sxm")
     assert code == 0 and "time per output token" in out and "memory" in out
 
 
-def test_explain_shows_every_op_and_the_device_ratio(capsys):
-    code, out, _ = run(capsys, "explain", "-m", "llama-2-7b", "-d", "h100-sxm", "--phase", "decode", "--json")
+def test_explain_shows_every_op_and_the_device_ratio(cli):
+    code, out, _ = cli("explain", "-m", "llama-2-7b", "-d", "h100-sxm", "--phase", "decode", "--json")
     rows = json.loads(out)
     assert code == 0 and {r["name"] for r in rows} >= {"qkv_proj", "attn_score", "o_proj", "gate_up_proj", "lm_head"}
     assert all(r["phase"] == "decode" for r in rows)
     assert rows[0]["device_ops_per_byte"] == pytest.approx(989.4e12 / 3.35e12)
 
 
-def test_compare_two_devices(capsys):
-    code, out, _ = run(capsys, "compare", "-m", "llama-2-7b", "-d", "h100-sxm", "-d", "h100-sxm", "--json")
+def test_compare_two_devices(cli):
+    code, out, _ = cli("compare", "-m", "llama-2-7b", "-d", "h100-sxm", "-d", "h100-sxm", "--json")
     assert code == 0 and len(json.loads(out)) == 2
 
 
-def test_devices_and_models_list_json(capsys):
-    code, out, _ = run(capsys, "devices", "--json")
+def test_devices_and_models_list_json(cli):
+    code, out, _ = cli("devices", "--json")
     devices = json.loads(out)
     assert code == 0 and any(d["id"] == "h100-sxm" and d["sources"] for d in devices)
-    code, out, _ = run(capsys, "models", "--json")
+    code, out, _ = cli("models", "--json")
     assert code == 0 and any(m["id"] == "llama-2-7b" and m["total_params"] == 6_738_415_616 for m in json.loads(out))
 
 
@@ -69,32 +58,32 @@ BAD = [
 
 
 @pytest.mark.parametrize("args, words", BAD)
-def test_bad_input_is_one_line_and_exit_2(capsys, args, words):
-    code, out, err = run(capsys, *args)
+def test_bad_input_is_one_line_and_exit_2(cli, args, words):
+    code, out, err = cli(*args)
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and words in err and "Traceback" not in err
 
 
-def test_malformed_device_yaml(capsys, tmp_path):
+def test_malformed_device_yaml(cli, tmp_path):
     bad = tmp_path / "dev.yaml"
     bad.write_text("id: x\npeak_flops_per_s: {bf16: [1, 2\n")
-    code, _, err = run(capsys, "estimate", "-m", "llama-2-7b", "-d", str(bad))
+    code, _, err = cli("estimate", "-m", "llama-2-7b", "-d", str(bad))
     assert code == 2 and "malformed YAML" in err and err.count("\n") == 1
 
 
-def test_heads_that_do_not_divide(capsys, tmp_path):
+def test_heads_that_do_not_divide(cli, tmp_path):
     bad = tmp_path / "m.yaml"
     bad.write_text("id: m\nname: m\nsource: test\nhidden_size: 512\nnum_layers: 2\nnum_attention_heads: 8\n"
                    "num_key_value_heads: 3\nhead_dim: 64\nintermediate_size: 1024\nvocab_size: 1000\n")
-    code, _, err = run(capsys, "estimate", "-m", str(bad), "-d", "h100-sxm")
+    code, _, err = cli("estimate", "-m", str(bad), "-d", "h100-sxm")
     assert code == 2 and "multiple" in err and err.count("\n") == 1
 
 
-def test_config_json_missing_fields(capsys, tmp_path):
+def test_config_json_missing_fields(cli, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"num_hidden_layers": 2, "vocab_size": 100}))
-    code, _, err = run(capsys, "estimate", "-m", str(cfg), "-d", "h100-sxm")
+    code, _, err = cli("estimate", "-m", str(cfg), "-d", "h100-sxm")
     assert code == 2 and "hidden_size" in err
 
 
@@ -105,21 +94,21 @@ def test_console_script_exit_code_in_a_real_process():
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stdout == ""
 
 
-def test_essay_prints_the_computed_tables(capsys):
-    code, out, _ = run(capsys, "essay")
+def test_essay_prints_the_computed_tables(cli):
+    code, out, _ = cli("essay")
     assert code == 0
     assert "295.2" in out and "758.8" in out and "1,749.0" in out  # table ops:byte, Blackhole, MHA KB/token
-    code, out, _ = run(capsys, "essay", "--json")
+    code, out, _ = cli("essay", "--json")
     assert code == 0 and json.loads(out)
 
 
-def test_demo_runs_on_defaults(capsys):
-    code, out, _ = run(capsys, "demo")
+def test_demo_runs_on_defaults(cli):
+    code, out, _ = cli("demo")
     assert code == 0
     for device in ("h100-sxm", "groq-lpu", "cerebras-wse-3"):
         assert device in out
 
 
-def test_calibrate_h100_json(capsys):
-    code, out, _ = run(capsys, "calibrate-h100", "--json")
+def test_calibrate_h100_json(cli):
+    code, out, _ = cli("calibrate-h100", "--json")
     assert code == 0 and json.loads(out)["fit"]["memory_fraction"] > 0.8

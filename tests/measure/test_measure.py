@@ -35,20 +35,10 @@ FIELDS = {
 CPU_KINDS = set(FIELDS) - {"gemm_graph", "fast_decode_graph"}
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("module", ["torch", "transformers"])
-def test_missing_torch_or_transformers_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, module):
+def test_missing_torch_or_transformers_is_one_line_and_exit_2(monkeypatch, cli, tmp_path, module):
     monkeypatch.setitem(sys.modules, module, None)  # `import <module>` now raises ImportError
-    code, out, err = run(capsys, "measure", "--quick", "--out", str(tmp_path / "m.jsonl"))
+    code, out, err = cli("measure", "--quick", "--out", str(tmp_path / "m.jsonl"))
     assert (code, out, err) == (2, "", f"infersim: error: {MISSING_TORCH}\n")
     assert list(tmp_path.iterdir()) == []
 

@@ -11,23 +11,12 @@ from pathlib import Path
 import pytest
 
 from infersim.calibration.h100 import score_llama_2_7b
-from infersim.cli import main
 from infersim.cost.estimate import estimate
 from infersim.validate import score_measured_file, scorecard
 from infersim.validate.cases import Case, published_cases, published_entries
 from infersim.validate.score import MISFIT, SCORED, UNSUPPORTED, score_case, score_published, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +178,8 @@ def test_measured_cpu_file_uses_its_calibrated_device(tmp_path, home):
     assert len(before) == len(rows)
 
 
-def test_validate_json(capsys):
-    code, out, _ = run(capsys, "validate", "--json")
+def test_validate_json(cli):
+    code, out, _ = cli("validate", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["totals"]["cases"] == len(data["cases"]) == data["totals"]["scored"] + data["totals"]["unsupported"]
@@ -201,28 +190,28 @@ def test_validate_json(capsys):
     assert row["status"] == "scored" and row["error"] == pytest.approx(row["predicted"] / row["measured"] - 1)
 
 
-def test_validate_table(capsys):
-    code, out, _ = run(capsys, "validate")
+def test_validate_table(cli):
+    code, out, _ = cli("validate")
     assert code == 0 and "published serving numbers" in out and "unsupported" in out
 
 
-def test_missing_measured_file_is_one_line_exit_2(capsys, tmp_path):
-    code, out, err = run(capsys, "validate", "--measured", str(tmp_path / "nope.jsonl"))
+def test_missing_measured_file_is_one_line_exit_2(cli, tmp_path):
+    code, out, err = cli("validate", "--measured", str(tmp_path / "nope.jsonl"))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "not found" in err and "nope.jsonl" in err
 
 
-def test_malformed_jsonl_line_is_one_line_exit_2(capsys, tmp_path):
+def test_malformed_jsonl_line_is_one_line_exit_2(cli, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "machine", "device": "x", "device_type": "cpu"}\n{"kind": "gemm", "m": 1,\n')
-    code, out, err = run(capsys, "validate", "--measured", str(bad), "--device", "xeon-spr")
+    code, out, err = cli("validate", "--measured", str(bad), "--device", "xeon-spr")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "line 2" in err
 
 
-def test_unknown_device_is_one_line_exit_2(capsys, tmp_path, home):
+def test_unknown_device_is_one_line_exit_2(cli, tmp_path, home):
     path = _cpu_file(tmp_path)
-    code, _, err = run(capsys, "validate", "--measured", str(path), "--device", "h100-sxx")
+    code, _, err = cli("validate", "--measured", str(path), "--device", "h100-sxx")
     assert code == 2 and err.count("\n") == 1 and "h100-sxm" in err
 
 
