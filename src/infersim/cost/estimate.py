@@ -244,8 +244,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
     if not device.supports(workload.activations_dtype):
+        formats = ", ".join(f for f in ("bf16", "fp16", "fp32") if device.supports(f))
         raise InfersimError(f"{device.id} cannot compute in {workload.activations_dtype}; "
-                            "use --activations-dtype bf16 or fp16")
+                            f"use --activations-dtype {formats}")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     prefill_ops = forward_ops(model, workload, "prefill")
