@@ -421,3 +421,95 @@ def h100_memory_share_of_bom(device: DeviceSpec | str = "h100-sxm") -> float:
     """E3 from the catalog capacity and the cited E1/E2 constants."""
     device = load_device(device)
     return memory_share_of_bom(device.main_memory.capacity_bytes, HBM3_USD_PER_GB.value, H100_BOM_USD_2023.value)
+
+
+# ---- model-parallel MLP and its communication (S5-S7, S9; essay section 'Scaling out') -------------
+DEEPSEEK_V3_COMMUNICATION_SMS = CitedFigure(  # S9
+    20.0, "SMs",
+    "DeepSeek-AI, 'DeepSeek-V3 Technical Report', arXiv 2412.19437, sections 3.2.2 and 3.5.1: 20 SMs of the "
+    f"H800 run the all-to-all communication kernels (20 of its 132 SMs); cited in {ESSAY}, section 'Scaling out'",
+)
+H100_SM_COUNT = CitedFigure(  # S9; not a catalog field (the catalog keeps SRAM totals, not SM counts)
+    132.0, "SMs",
+    "NVIDIA H100 SXM5 datasheet / Hopper tuning guide: 132 SMs (../shared/reference/hardware.md, H100 SXM5 row; "
+    "the catalog's h100-sxm shared-memory figure is 228 KiB x 132 SMs). The H800 of the DeepSeek report is the "
+    "same GH100 die with 132 SMs",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParallelMLP:
+    """Time of one model-parallel MLP (essay S5): the matmuls split over Y chips and the activation traffic
+    around them. Compute hides the traffic when `math_seconds` ≥ `comms_seconds`; the step takes between
+    max(T_math, T_comms) (perfect overlap) and their sum (none)."""
+
+    math_seconds: float
+    comms_seconds: float
+
+    @property
+    def comms_hidden(self) -> bool:
+        return self.math_seconds >= self.comms_seconds
+
+    @property
+    def overlapped_seconds(self) -> float:
+        return max(self.math_seconds, self.comms_seconds)
+
+    @property
+    def serial_seconds(self) -> float:
+        return self.math_seconds + self.comms_seconds
+
+
+def model_parallel_mlp(batch: float, d_model: float, d_ff: float, chips: int, flops_per_s: float,
+                       link_bytes_per_s: float, bytes_per_element: float = 2.0) -> ModelParallelMLP:
+    """A 1-D model-parallel MLP (essay S5, after the scaling-book's 'Sharded Matrices'): the up and down
+    matmuls bf16[B, D]·[D, F] and [B, F]·[F, D] sharded over Y chips along F, with an AllGather of the
+    input activations before and a ReduceScatter of the output after.
+
+    T_math = 2 matmuls × 2BDF FLOPs / (Y·C) = 4BDF / (Y·C).
+    T_comms = (AllGather of b·B·D bytes + ReduceScatter of b·B·D bytes) / W = 4BD / W for b = 2-byte
+    activations, W the link bytes/s (the essay's ops:comms counting, S1). Exact ring collectives move
+    (Y−1)/Y of that (`cost.collectives`); the essay takes the large-Y limit.
+    """
+    math_seconds = 4.0 * batch * d_model * d_ff / (chips * flops_per_s)
+    comms_seconds = 2.0 * bytes_per_element * batch * d_model / link_bytes_per_s
+    return ModelParallelMLP(math_seconds, comms_seconds)
+
+
+def comms_hiding_min_width(chips: int, flops_per_s: float, link_bytes_per_s: float) -> float:
+    """The MLP width F above which compute hides the AllGather + ReduceScatter (essay S6): T_math > T_comms
+    ⇔ 4BDF/(Y·C) > 4BD/W ⇔ F > Y · C/W, whatever the batch: Y times the chip's ops:comms."""
+    return chips * flops_per_s / link_bytes_per_s
+
+
+@dataclass(frozen=True, slots=True)
+class TensorParallelLimit:
+    """How many chips a model's MLP can be split over before communication binds (essay S7)."""
+
+    model_id: str
+    device_id: str
+    d_ff: int                # the dense MLP width F (intermediate_size)
+    ops_per_comms: float     # C / W of the device's scale-out link, counted as the essay does (S1)
+    max_chips: float         # F / (C/W): comms hidden for Y below this
+
+    @property
+    def whole_chips(self) -> int:
+        """The most chips that still hide communication: ⌊F·W/C⌋ (DeepSeek-V3 on H100: 16)."""
+        return math.floor(self.max_chips)
+
+
+def tensor_parallel_limit(model: ModelSpec | str = "deepseek-v3",
+                          device: DeviceSpec | str = "h100-sxm") -> TensorParallelLimit:
+    """S6 solved for Y: comms bound beyond Y = F / (C/W). DeepSeek-V3's dense layers have F = 18,432
+    (`intermediate_size`; its MoE experts are 2,048 wide) and H100's ops:comms is 989.4e12 / 900e9 = 1,099.3
+    (S1), so Y = 16.77: comms bound beyond ≈ 16 GPUs (essay S7: 18432 / 1099 ≈ 16.8)."""
+    model, device = load_model(model), load_device(device)
+    row = ops_comms_row(device.name, device)
+    return TensorParallelLimit(model.id, device.id, model.intermediate_size, row.ops_per_comms,
+                               model.intermediate_size / row.ops_per_comms)
+
+
+def communication_sm_fraction(communication_sms: float = DEEPSEEK_V3_COMMUNICATION_SMS.value,
+                              total_sms: float = H100_SM_COUNT.value) -> float:
+    """Share of a GPU's SMs (and their tensor cores) given to communication kernels: 20 / 132 = 15.2% ≈ 15%
+    for DeepSeek-V3 on H800/H100 (essay S9)."""
+    return communication_sms / total_sms

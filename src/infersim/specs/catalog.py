@@ -68,19 +68,26 @@ def _inherit_efficiency(values: dict[str, Any], sources: dict[str, str], origin:
             sources[path] = f"{why} [{base_id}: {source}]"
 
 
+def validate_sourced(spec: Any, values: dict[str, Any], sources: dict[str, str], origin: str,
+                     exempt: frozenset[str] = frozenset()) -> Any:
+    """Check every number has a source, then validate `values` (with their `sources`) as `spec`;
+    every problem is one `InfersimError` line naming `origin`."""
+    missing = unsourced_numbers(values, sources, exempt=exempt)
+    if missing:
+        raise InfersimError(f"{origin}: figure '{missing[0]}' has no source; write it as {{value: ..., source: ...}}")
+    values["sources"] = sources
+    try:
+        return spec.model_validate(values)
+    except ValidationError as exc:
+        raise InfersimError(f"{origin}: {validation_message(exc).removeprefix('file: ')}") from None
+
+
 def device_from_mapping(data: dict[str, Any], origin: str) -> DeviceSpec:
     """Validate a device mapping whose figures are `{value, source}` pairs."""
     values, sources = split_sources(data)
     if "efficiency_from" in values:
         _inherit_efficiency(values, sources, origin)
-    missing = unsourced_numbers(values, sources, exempt=_UNSOURCED_OK)
-    if missing:
-        raise InfersimError(f"{origin}: figure '{missing[0]}' has no source; write it as {{value: ..., source: ...}}")
-    values["sources"] = sources
-    try:
-        return DeviceSpec.model_validate(values)
-    except ValidationError as exc:
-        raise InfersimError(f"{origin}: {validation_message(exc)}") from None
+    return validate_sourced(DeviceSpec, values, sources, origin, exempt=_UNSOURCED_OK)
 
 
 def model_from_mapping(data: dict[str, Any], origin: str) -> ModelSpec:
@@ -174,3 +181,57 @@ def all_devices() -> list[DeviceSpec]:
 
 def all_models() -> list[ModelSpec]:
     return [_catalog_model(i) for i in model_ids()]
+
+
+# ---- multi-chip systems (catalog/systems/*.yaml) ----------------------------------------------------
+SYSTEMS_DIR = CATALOG_DIR / "systems"
+
+
+@lru_cache(maxsize=1)
+def _system_file_ids() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in SYSTEMS_DIR.glob("*.yaml")))
+
+
+def system_from_mapping(data: dict[str, Any], origin: str) -> "SystemSpec":
+    """Validate a system mapping whose figures are `{value, source}` pairs; its `device` must be a known
+    device id (catalog or calibrated), else one error naming the closest ones."""
+    from infersim.specs.system import SystemSpec
+
+    values, sources = split_sources(data)
+    device = values.get("device")
+    if isinstance(device, str) and device not in device_ids():
+        raise InfersimError(f"{origin}: {unknown_name_error('device', device, device_ids())}")
+    return validate_sourced(SystemSpec, values, sources, origin)
+
+
+@lru_cache(maxsize=None)
+def _catalog_system(system_id: str) -> "SystemSpec":
+    return system_from_mapping(read_yaml(SYSTEMS_DIR / f"{system_id}.yaml"), f"system '{system_id}'")
+
+
+def system_ids() -> list[str]:
+    """Ids of the catalog's multi-chip systems."""
+    return list(_system_file_ids())
+
+
+def load_system(name: "str | SystemSpec") -> "SystemSpec":
+    """A multi-chip system by catalog id or from a YAML path; a `SystemSpec` passes through."""
+    from infersim.specs.system import SystemSpec
+
+    if isinstance(name, SystemSpec):
+        return name
+    if _looks_like_path(name):
+        return system_from_mapping(read_yaml(Path(name)), str(name))
+    if name not in _system_file_ids():
+        from infersim.errors import closest_names
+
+        pool = system_ids()
+        near = closest_names(name, pool)
+        hint = f"did you mean {', '.join(near)}?" if near else f"known systems: {', '.join(pool)}"
+        raise InfersimError(f"unknown system '{name}': {hint}")
+    return _catalog_system(name)
+
+
+def all_systems() -> list["SystemSpec"]:
+    """The catalog's multi-chip systems, by id."""
+    return [_catalog_system(i) for i in system_ids()]
