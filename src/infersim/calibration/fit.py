@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from infersim.cost.intensity import matmul_bytes, matmul_flops
 from infersim.errors import InfersimError
 
 Rows = list[dict[str, Any]]
@@ -29,16 +30,24 @@ DTYPE_ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": 
                  "float32": "fp32", "fp8_e4m3": "fp8", "fp8": "fp8"}
 
 
-def dtype_of(row: dict[str, Any], default: str = "bf16") -> str:
-    return DTYPE_ALIASES.get(str(row.get("dtype", default)), str(row.get("dtype", default)))
+def dtype_of(row: dict[str, Any] | None, default: str | None = "bf16") -> str | None:
+    """The infersim format a row names (`default` when it names none)."""
+    value = row.get("dtype") if row else None
+    if value is None:
+        return default
+    return DTYPE_ALIASES.get(str(value), str(value))
+
+
+def gemm_flops(row: dict[str, Any]) -> float:
+    """FLOPs of a GEMM row: 2·m·k·n."""
+    return matmul_flops(row["m"], row["k"], row["n"])
 
 
 def gemm_bytes(row: dict[str, Any]) -> float:
     """Bytes a GEMM row moves: both operands read, the result written once."""
     from infersim.specs.dtypes import bytes_per_element
 
-    m, k, n = row["m"], row["k"], row["n"]
-    return bytes_per_element(dtype_of(row)) * (m * k + k * n + m * n)
+    return matmul_bytes(row["m"], row["k"], row["n"], bytes_per_element(dtype_of(row)))
 
 
 def _need(rows: Rows, what: str, hint: str) -> Rows:
@@ -67,7 +76,7 @@ def _line(rows: Rows) -> tuple[float, float]:
 
 def gemm_intensity(row: dict[str, Any]) -> float:
     """FLOPs per byte of a GEMM row: 2·m·k·n / bytes moved."""
-    return 2.0 * row["m"] * row["k"] * row["n"] / gemm_bytes(row)
+    return gemm_flops(row) / gemm_bytes(row)
 
 
 def fit_memory(rows: Rows, dtype: str) -> tuple[float, float]:
@@ -91,7 +100,7 @@ def fit_matmul_flops(rows: Rows, dtype: str, overhead: float) -> float:
     gemms = _need(gemm_rows(rows, dtype), f"{dtype} GEMM", "run `infersim measure`")
     largest = max(r["m"] for r in gemms)
     big = [r for r in gemms if r["m"] == largest]
-    return median(2.0 * r["m"] * r["k"] * r["n"] / max(r["seconds"] - overhead, 1e-12) for r in big)
+    return median(gemm_flops(r) / max(r["seconds"] - overhead, 1e-12) for r in big)
 
 
 def fit_rows_half(rows: Rows, dtype: str, flops_per_s: float, bytes_per_s: float, overhead: float) -> float:
@@ -106,7 +115,7 @@ def fit_rows_half(rows: Rows, dtype: str, flops_per_s: float, bytes_per_s: float
     if len({r["m"] for r in slow}) < 2:
         return 0.0
     x = np.array([1.0 / r["m"] for r in slow])
-    y = np.array([(r["seconds"] - overhead) / (2.0 * r["m"] * r["k"] * r["n"]) for r in slow])
+    y = np.array([(r["seconds"] - overhead) / gemm_flops(r) for r in slow])
     slope, intercept = np.polyfit(x, y, 1)
     if slope <= 0 or intercept <= 0:
         return 0.0

@@ -12,13 +12,19 @@ def matmul_flops(rows: float, inner: float, cols: float) -> float:
     return 2.0 * rows * inner * cols
 
 
+def matmul_bytes(rows: float, inner: float, cols: float, bytes_per_element: float = 2.0) -> float:
+    """Bytes of [rows, inner] @ [inner, cols] reading both operands and writing the result once:
+    b·(rows·inner + inner·cols + rows·cols)."""
+    return bytes_per_element * (rows * inner + inner * cols + rows * cols)
+
+
 def matmul_intensity(batch: float, d_in: float, d_out: float, bytes_per_element: float = 2.0) -> float:
     """Intensity of [B, D] @ [D, F] reading both operands and writing the result once.
 
     2BDF / (b·(BD + DF + BF)); when B ≪ D, F this is ≈ B·2/b, i.e. ≈ B for 2-byte values
     (scaling-book "roofline"; essay M1).
     """
-    return matmul_flops(batch, d_in, d_out) / (bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out))
+    return matmul_flops(batch, d_in, d_out) / matmul_bytes(batch, d_in, d_out, bytes_per_element)
 
 
 def critical_batch(peak_flops_per_s: float, bytes_per_s: float, bytes_per_weight: float = 2.0) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from infersim.calibration.fit import dtype_of
 from infersim.errors import InfersimError
 from infersim.specs.model import ModelSpec
 
@@ -137,8 +138,6 @@ def _runtime(row: dict[str, Any], default: str) -> str:
 
 def _kernel_case(row: dict[str, Any], label: str, machine: str, device: str | None,
                  unsupported: str | None) -> Case:
-    from infersim.calibration.fit import dtype_of
-
     kind = row["kind"]
     kernel = KERNEL_KINDS[kind]
     runtime = _runtime(row, "cuda-graph" if kind == "gemm_graph" else "eager")
@@ -184,14 +183,6 @@ def _models(rows: list[dict[str, Any]], label: str) -> dict[str, ModelSpec | str
     return models
 
 
-def _dtype(row: dict[str, Any] | None) -> str | None:
-    from infersim.calibration.fit import DTYPE_ALIASES
-
-    if not row or row.get("dtype") is None:
-        return None
-    return DTYPE_ALIASES.get(str(row["dtype"]), str(row["dtype"]))
-
-
 def _whole_model_case(row: dict[str, Any], label: str, machine: str, device: str | None,
                       models: dict[str, ModelSpec | str | None], info: dict[str, dict[str, Any]],
                       unsupported: str | None) -> Case:
@@ -201,7 +192,7 @@ def _whole_model_case(row: dict[str, Any], label: str, machine: str, device: str
     if unsupported is None and model is None:
         unsupported = (f"model '{name}' has no model_info config in {label} and is not a catalog model"
                        if name in models else f"no model_info row for '{name}' in {label}")
-    dtype = _dtype(info.get(name))
+    dtype = dtype_of(info.get(name), default=None)
     common = dict(category=f"{machine} whole models ({runtime})", source=label, system=str(row.get("device", "")),
                   model=model, model_name=name, device=device, devices=1, weights_dtype=dtype, kv_dtype=dtype,
                   activations_dtype=dtype, batch=int(row["batch"]), runtime=runtime, unsupported=unsupported)
