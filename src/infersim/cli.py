@@ -217,6 +217,8 @@ def measure_cmd(quick: bool = typer.Option(False, "--quick", help="fewer shapes:
                 out: Optional[str] = typer.Option(None, "--out", help="JSONL file to write "
                                                   "(default: ./infersim-measure-<device>-<date>.jsonl)"),
                 device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if present)"),
+                dtype: Optional[str] = typer.Option(None, "--dtype", help="fp32, bf16 or fp16 (default: bf16 on CUDA; "
+                                                    "on a CPU bf16 where it is as fast as fp32, else fp32)"),
                 preset: Optional[str] = typer.Option(None, "--preset", hidden=True, help="quick, full or tiny")) -> None:
     """Time copies, GEMMs, attention, framework overhead and whole Hugging Face models on this machine."""
     import shlex
@@ -228,9 +230,9 @@ def measure_cmd(quick: bool = typer.Option(False, "--quick", help="fewer shapes:
         parts = ["infersim", *sys.argv[1:]]
     else:  # called in-process (tests, python -m): the same options, spelled out
         parts = ["infersim", "measure", *(["--quick"] if quick else [])]
-        for name, value in (("--device", device), ("--out", out), ("--preset", preset)):
+        for name, value in (("--device", device), ("--out", out), ("--dtype", dtype), ("--preset", preset)):
             parts += [name, value] if value else []
-    result = measure(preset_name=preset or ("quick" if quick else "full"), device=device, out=out,
+    result = measure(preset_name=preset or ("quick" if quick else "full"), device=device, out=out, dtype=dtype,
                      command=shlex.join(parts), progress=lambda message: sys.stderr.write(f"measuring {message}\n"))
     sys.stdout.write(f"wrote {result.path}\n{result.summary()}\n")
 

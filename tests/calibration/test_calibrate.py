@@ -20,11 +20,11 @@ H100_FILE = Path(__file__).resolve().parents[2] / "src/infersim/calibration/data
 TRUE_BW, TRUE_COPY, TRUE_OVERHEAD, TRUE_FLOPS, TRUE_ATTN, TRUE_LAYER = 20e9, 30e9, 25e-6, 200e9, 100e9, 900e-6
 
 
-def synthetic_cpu_rows() -> list[dict]:
+def synthetic_cpu_rows(ms: tuple[int, ...] = (1, 16, 64, 1024)) -> list[dict]:
     rows = [{"kind": "machine", "device": "Test CPU", "device_type": "cpu", "cpu_model": "Test CPU", "cores": 2,
              "memory_bytes": 16e9, "date": "2026-11-23"},
             {"kind": "copy", "bytes_moved": 2e9, "seconds": 2e9 / TRUE_COPY, "dtype": "fp32"}]
-    for m in (1, 16, 64, 1024):
+    for m in ms:
         for k, n in ((1024, 1024), (2048, 4096), (4096, 4096)):
             bytes_ = 4 * (m * k + k * n + m * n)
             t = TRUE_OVERHEAD + max(bytes_ / TRUE_BW, 2 * m * k * n / TRUE_FLOPS)
@@ -131,3 +131,17 @@ def test_rows_half_is_recovered_when_small_gemms_are_slow(tmp_path):
     assert cpu.efficiency.matmul_fraction("fp32", rows=1) == cpu.efficiency.matmul_fraction("fp32")
     assert cpu.efficiency.matmul_fraction("fp32", rows=40) == pytest.approx(0.5 * cpu.efficiency.matmul_fraction("fp32"),
                                                                            rel=0.05)
+
+
+def test_slow_few_row_gemms_do_not_drag_the_streaming_bandwidth_down(tmp_path):
+    """A CPU whose 4- and 16-row GEMMs run at a third of memory speed (BLAS few-row kernels): the memory
+    line comes from the rows that stream (m = 1 here), the slow ones go to the rows law instead."""
+    from infersim.calibration.fit import fit_memory
+
+    rows = synthetic_cpu_rows(ms=(1, 64, 1024))
+    for m in (4, 16):
+        for k, n in ((1024, 1024), (2048, 4096), (4096, 4096)):
+            rows.append({"kind": "gemm", "dtype": "fp32", "m": m, "k": k, "n": n,
+                         "seconds": TRUE_OVERHEAD + 3 * 4 * (m * k + k * n + m * n) / TRUE_BW})
+    bytes_per_s, overhead = fit_memory(rows, "fp32")
+    assert bytes_per_s == pytest.approx(TRUE_BW, rel=1e-3) and overhead == pytest.approx(TRUE_OVERHEAD, rel=1e-2)

@@ -161,6 +161,8 @@ def test_bad_requests_are_user_errors(tmp_path):
         measure(preset_name="tiny", device="tpu", out=tmp_path / "m.jsonl")
     with pytest.raises(InfersimError, match="is a folder"):
         measure(preset_name="tiny", device="cpu", out=tmp_path)
+    with pytest.raises(InfersimError, match="unknown --dtype 'fp64': choose one of fp32, bf16, fp16"):
+        measure(preset_name="tiny", device="cpu", out=tmp_path / "m.jsonl", dtype="fp64")
     if not torch.cuda.is_available():
         with pytest.raises(InfersimError, match="sees no CUDA GPU"):
             measure(preset_name="tiny", device="cuda", out=tmp_path / "m.jsonl")

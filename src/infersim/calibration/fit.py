@@ -9,7 +9,8 @@ Only microbenchmarks are used, never whole-model runs (those are what `infersim 
 - long causal prefill attention gives the achieved attention FLOP/s on 4·B·H·T·(T+1)/2·d_h FLOPs;
 - GEMMs far slower than their bytes need give how the matmul rate rises with rows (m½);
 - `op_overhead` rows (a tiny Hugging Face decoder layer whose arithmetic is negligible) give the
-  framework's host cost per layer, spread over the ops infersim models in a layer.
+  framework's host cost per kernel launch: the layer's time over the kernels infersim's `hf` op graph
+  says such a layer launches.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from infersim.cost.intensity import matmul_bytes, matmul_flops
 from infersim.errors import InfersimError
 
 Rows = list[dict[str, Any]]
+_STREAMING_SLACK = 1.25  # a GEMM within this factor of the matrix-vector line streams at memory speed
 
 # The dtypes measure files name, mapped to infersim's format names.
 DTYPE_ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
@@ -85,13 +87,15 @@ def fit_memory(rows: Rows, dtype: str) -> tuple[float, float]:
     Which GEMMs are memory bound depends on the device, so it is found from the data: a first line
     through the matrix-vector rows (m = 1, ~0.5-1 FLOP/B: memory bound on any device) and the large-m
     rate give the device's balance C/W; the final line goes through every row whose intensity is
-    below half of it.
+    below half of it and whose time the first line explains within 25% (a GPU streams its m ≤ 64 GEMMs
+    at memory speed; a CPU's few-row GEMMs run well below it, which the rows law m½ describes instead).
     """
     gemms = _need(gemm_rows(rows, dtype), f"{dtype} GEMM", "run `infersim measure`")
     smallest = min(r["m"] for r in gemms)
     first_bw, first_overhead = _line([r for r in gemms if r["m"] == smallest])
     balance = fit_matmul_flops(rows, dtype, first_overhead) / first_bw
-    bound = [r for r in gemms if gemm_intensity(r) < balance / 2]
+    bound = [r for r in gemms if gemm_intensity(r) < balance / 2
+             and r["seconds"] <= _STREAMING_SLACK * (first_overhead + gemm_bytes(r) / first_bw)]
     return _line(bound) if len({gemm_bytes(r) for r in bound}) >= 2 else (first_bw, first_overhead)
 
 
@@ -137,8 +141,8 @@ def fit_attention_flops(rows: Rows, overhead: float, min_tokens: int | None = No
 
 
 def fit_host_seconds_per_op(rows: Rows, ops_per_layer: int, kernel_overhead: float) -> float | None:
-    """Host seconds per modelled op: a tiny decoder layer's time, less its kernels' fixed device cost,
-    over the ops infersim counts in a layer; None when the file has no such row."""
+    """Host seconds per launched op: a tiny decoder layer's time, less its kernels' fixed device cost,
+    over the kernels that layer launches; None when the file has no such row."""
     layer = [r["seconds"] for r in rows if r.get("kind") == "op_overhead" and r.get("op") == "decoder_layer_tiny"]
     if not layer:
         return None
@@ -159,18 +163,19 @@ class DeviceFit:
     matmul_rows_half: float = 0.0
 
 
-def launching_ops_per_layer() -> int:
-    """Ops infersim launches per dense layer (norms, projections, RoPE, attention, MLP): counted from
-    the op list itself so the fit and the model agree."""
-    from infersim.cost.ops import forward_ops
+def launching_ops_per_layer(dtype: str = "fp32") -> int:
+    """Kernels the `decoder_layer_tiny` probe launches: one Hugging Face Llama decoder layer in `dtype`
+    without a cache, counted from infersim's own `hf` op graph so the fit and the model agree."""
+    from infersim.cost.ops import HF_CACHE_UPDATE_LAUNCHES, forward_ops
     from infersim.specs.model import ModelSpec
     from infersim.specs.workload import Workload
 
     tiny = ModelSpec(id="tiny", name="tiny", source="calibration", hidden_size=64, num_layers=1,
                      num_attention_heads=2, num_key_value_heads=2, head_dim=32, intermediate_size=128, vocab_size=8)
-    ops = forward_ops(tiny, Workload(batch=1, prompt_tokens=1), "decode", cached_tokens=1)
-    layer_names = {"embed", "final_norm", "lm_head", "sample"}
-    return sum(op.launches for op in ops if op.name not in layer_names)
+    workload = Workload(batch=1, prompt_tokens=1, weights_dtype=dtype, kv_dtype=dtype, activations_dtype=dtype)
+    ops = forward_ops(tiny, workload, "prefill", graph="hf")
+    model_level = {"embed", "rotary_tables", "final_norm", "lm_head", "sample"}
+    return sum(op.launches for op in ops if op.name not in model_level) - HF_CACHE_UPDATE_LAUNCHES
 
 
 def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
@@ -192,6 +197,6 @@ def fit_device(rows: Rows, dtype: str | None = None) -> DeviceFit:
         kernel_overhead_seconds=overhead,
         matmul_flops_per_s=matmul,
         attention_flops_per_s=fit_attention_flops(rows, overhead),
-        host_launch_seconds=fit_host_seconds_per_op(rows, launching_ops_per_layer(), overhead),
+        host_launch_seconds=fit_host_seconds_per_op(rows, launching_ops_per_layer(dtype), overhead),
         matmul_rows_half=rows_half,
     )

@@ -9,6 +9,10 @@ A phase's time is max(device time, host launch time) when its ops are launched o
 host (eager PyTorch; prefill under CUDA graphs), since the host runs ahead of the device; on a CPU
 the two add, since the framework runs on the cores that compute; under a captured graph or a
 compiled static schedule it is the device time alone.
+
+The runtime also picks the op graph (ops.py): `eager` is Hugging Face transformers run eagerly (the
+unfused `hf` graph, a DynamicCache); `cuda-graph` and `compiled` run the `fused` graph of a serving
+engine.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ RUNTIMES: tuple[str, ...] = ("cuda-graph", "eager", "compiled")
 def default_runtime(device: DeviceSpec) -> str:
     """GPUs serve with CUDA graphs, CPUs run eagerly, the rest run compiled static schedules."""
     return {"gpu": "cuda-graph", "cpu": "eager"}.get(device.execution_model, "compiled")
+
+
+def graph_for(runtime: str) -> str:
+    """The op graph a runtime executes: Hugging Face's unfused one when eager, else a serving engine's."""
+    return "hf" if runtime == "eager" else "fused"
 
 
 def _host_launched(runtime: str, phase: str) -> bool:
@@ -249,11 +258,12 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
                             f"use --activations-dtype {formats}")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
-    prefill_ops = forward_ops(model, workload, "prefill")
+    graph = graph_for(runtime)
+    prefill_ops = forward_ops(model, workload, "prefill", graph=graph)
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
-    decode_ops = forward_ops(model, workload, "decode", cached_tokens=steps)
+    decode_ops = forward_ops(model, workload, "decode", cached_tokens=steps, graph=graph)
 
     weights = weight_bytes(model, workload.weights_dtype)
     kv = kv_cache_bytes(model, workload.kv_dtype, b, workload.context_tokens)

@@ -7,6 +7,19 @@ roofline.py turns them into time. Repeated layers are built once and carry a `co
 Decode is built for a whole vector of context lengths at once (numpy arrays in `Cost`), so the mean
 step time over a generation is one vectorised evaluation, not a Python loop per token.
 
+Two graphs of the same arithmetic are built (`graph`):
+
+- `fused`: as serving engines run a model (vLLM, TensorRT-LLM, SGLang, a captured CUDA graph): fused QKV
+  and gate/up projections, one kernel each for the norm, RoPE + cache write and SiLU-and-multiply, the
+  residual add fused into the next norm, a static KV cache written in place.
+- `hf`: as Hugging Face `transformers` runs it eagerly (`modeling_llama.py`, `modeling_mixtral.py`,
+  `cache_utils.DynamicCache`): q, k, v and gate, up as separate GEMMs; RMSNorm as its own kernels in fp32
+  (cast, pow, mean, add, rsqrt, multiply, cast back, scale); RoPE as multiply, negate, concatenate,
+  multiply, add for q and for k; SiLU then multiply; every residual add its own kernel; the attention
+  output transposed into a contiguous copy; and a DynamicCache that concatenates each layer's new keys and
+  values onto its cache (`torch.cat`), so a decode step reads and rewrites the whole cache. The FLOPs are
+  the same; the kernels launched and the bytes moved are not.
+
 Symbols: B sequences, T new tokens per sequence, N = B·T token rows, S keys attended per new token,
 d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width, V vocabulary.
 """
@@ -26,6 +39,8 @@ from infersim.specs.workload import Workload
 Number = Union[float, np.ndarray]
 Phase = Literal["prefill", "decode"]
 OpKind = Literal["matmul", "attention", "elementwise", "norm", "gather"]
+Graph = Literal["fused", "hf"]
+GRAPHS: tuple[str, ...] = ("fused", "hf")
 
 # FLOPs per element of the small vector ops (counted, though they never bind on any catalog device):
 # RMSNorm squares, sums, scales and multiplies by the weight; RoPE is a complex multiply per pair;
@@ -35,6 +50,16 @@ _ROPE_FLOPS_PER_ELEMENT = 3
 _GATED_ACT_FLOPS_PER_ELEMENT = 5
 _RESIDUAL_FLOPS_PER_ELEMENT = 1
 _LOGIT_BYTES = 4  # logits are produced in fp32 for sampling
+_FP32_BYTES = 4
+
+# Kernels Hugging Face's eager code launches (transformers 5.x, counted with torch.profiler on one layer):
+HF_NORM_LAUNCHES = 6  # pow, mean, add eps, rsqrt, multiply, scale by the weight ...
+HF_NORM_CAST_LAUNCHES = 2  # ... plus the cast to fp32 and back when activations are not fp32
+HF_ROPE_LAUNCHES = 10  # per tensor (q, then k): x·cos, −x₂, cat(−x₂, x₁), ·sin, add
+HF_CACHE_UPDATE_LAUNCHES = 2  # DynamicCache.update: torch.cat for keys and for values
+HF_ROTARY_TABLE_LAUNCHES = 7  # cos and sin tables, once per forward: expand, matmul, transpose, cat, cos, sin, cast
+HF_ROUTER_LAUNCHES = 9  # after the router GEMM: softmax, top-k, renormalise, one-hot, permute, sum, compare, nonzero, zeros
+HF_DISPATCH_LAUNCHES_PER_EXPERT = 4  # per expert hit: where, gather its rows, scale by the gate, index_add back
 
 
 def mean_of(value: Number) -> float:
@@ -117,12 +142,17 @@ class _Ctx:
     weight_b: float
     kv_b: float
     weights_dtype: str
+    graph: Graph = "fused"
     layer_ops: list[Op] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         """N = B·T token rows flowing through the matmuls."""
         return self.batch * self.new_tokens
+
+    @property
+    def hf(self) -> bool:
+        return self.graph == "hf"
 
 
 def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: float | None = None,
@@ -155,18 +185,57 @@ def _elementwise(c: _Ctx, name: str, kind: OpKind, elements_in: float, elements_
 
 
 def _norm(c: _Ctx, name: str, count: int) -> Op:
+    """RMSNorm (or LayerNorm) over N rows of d. Fused: one kernel reading and writing N·d activations.
+
+    hf (`LlamaRMSNorm.forward`): cast to fp32 (read b, write 4 bytes per element) when activations are
+    not fp32; x² (read 4, write 4); its mean (read 4); + eps and rsqrt over N values; x · rsqrt (read 4,
+    write 4); cast back (read 4, write b); · weight (read b, write b): 20 + 2b bytes per element, plus
+    4 + b + 4 + b for the two casts."""
     d = c.model.hidden_size
     weights = d * (2 if c.model.norm == "layernorm" else 1)
-    return _elementwise(c, name, "norm", c.rows * d, c.rows * d, _NORM_FLOPS_PER_ELEMENT, count,
-                        weight_elements=weights)
+    op = _elementwise(c, name, "norm", c.rows * d, c.rows * d, _NORM_FLOPS_PER_ELEMENT, count,
+                      weight_elements=weights)
+    if not c.hf:
+        return op
+    elements, b = c.rows * d, c.act_b
+    casts = b != _FP32_BYTES
+    per_element = 5 * _FP32_BYTES + 2 * b + (2 * (_FP32_BYTES + b) if casts else 0)
+    traffic = elements * per_element + 4 * c.rows * _FP32_BYTES  # + the mean, eps and rsqrt over N values
+    launches = HF_NORM_LAUNCHES + (HF_NORM_CAST_LAUNCHES if casts else 0)
+    return replace(op, cost=replace(op.cost, activation_bytes=traffic), launches=launches)
 
 
 def _residual(c: _Ctx, name: str, count: int) -> Op:
     """Residual add: reads two streams, writes one. Fused into the next norm (fused add-RMSNorm, as
-    serving engines run it), so it launches no kernel of its own."""
+    serving engines run it), so it launches no kernel of its own; its own kernel in the hf graph."""
     d = c.model.hidden_size
     op = _elementwise(c, name, "elementwise", 2 * c.rows * d, c.rows * d, _RESIDUAL_FLOPS_PER_ELEMENT, count)
-    return replace(op, launches=0)
+    return op if c.hf else replace(op, launches=0)
+
+
+def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, cache_width: int) -> Op:
+    """RoPE on q and k (`rotated_width` = their widths together) and the new keys and values written to
+    the cache (`cache_width` elements per token).
+
+    Fused: one kernel reads q, k, v (`read_width`), writes the rotated q and the cache entries.
+    hf (`apply_rotary_pos_emb`, `DynamicCache.update`): per tensor x·cos (read, write), −x₂ over half
+    (read, write), cat (read, write), ·sin (read, write), add (read 2, write 1): 10 element passes over
+    q and k; then `torch.cat` of the cache with the new entries, which in decode reads and rewrites the
+    layer's whole cache: 2·B·(cached + 1)·cache_width elements of KV-cache traffic per step."""
+    rows = c.rows
+    if not c.hf:
+        cache_write = rows * cache_width * c.kv_b
+        return _elementwise(c, "rope_cache_write", "elementwise", rows * read_width, rows * rotated_width,
+                            _ROPE_FLOPS_PER_ELEMENT, count, kv_bytes=cache_write)
+    cached_after = c.cached + c.new_tokens  # tokens in each sequence's cache after this pass
+    cache_traffic = 2.0 * c.batch * cached_after * cache_width * c.kv_b if c.phase == "decode" else (
+        2.0 * rows * cache_width * c.kv_b)  # the first update concatenates onto an empty cache
+    op = _elementwise(c, "rope_cache_write", "elementwise", 0, 0, _ROPE_FLOPS_PER_ELEMENT, count,
+                      kv_bytes=cache_traffic)
+    rope_bytes = 10.0 * rows * rotated_width * c.act_b
+    flops = _ROPE_FLOPS_PER_ELEMENT * rows * rotated_width
+    return replace(op, cost=replace(op.cost, flops=flops, activation_bytes=rope_bytes),
+                   launches=HF_ROPE_LAUNCHES + HF_CACHE_UPDATE_LAUNCHES, shape=f"[{_fmt(rows * rotated_width)}]")
 
 
 def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk: int, d_v: int,
@@ -196,23 +265,36 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     ]
 
 
+def _projections(c: _Ctx, fused_name: str, d_in: int, parts: tuple[tuple[str, int], ...], count: int,
+                 bias: int = 0) -> list[Op]:
+    """Projections of one input: one fused GEMM over all `parts` (name, width), or in the hf graph one
+    GEMM per part, each reading the input again. `bias` elements are spread over the parts."""
+    width = sum(w for _, w in parts)
+    if not c.hf:
+        return [_matmul(c, fused_name, d_in, width, count, bias=bias)]
+    return [_matmul(c, name, d_in, w, count, bias=bias * w // width if bias else 0) for name, w in parts]
+
+
 def _standard_attention(c: _Ctx, count: int) -> list[Op]:
-    """MHA/GQA/MQA block: norm, fused QKV projection, RoPE + cache write, attention, output projection."""
+    """MHA/GQA/MQA block: norm, QKV projection, RoPE + cache write, attention, output projection.
+
+    hf adds the copy that makes SDPA's [B, H, T, d_h] output contiguous as [B, T, H·d_h] before o_proj."""
     m = c.model
     d, h, hkv, dh = m.hidden_size, m.num_attention_heads, m.num_key_value_heads, m.head_dim
     q_width, kv_width = h * dh, hkv * dh
     bias = (q_width + 2 * kv_width) if m.attention_bias else 0
-    cache_write = c.rows * 2 * kv_width * c.kv_b
-    return [
+    ops = [
         _norm(c, "attn_norm", count),
-        _matmul(c, "qkv_proj", d, q_width + 2 * kv_width, count, bias=bias),
-        _elementwise(c, "rope_cache_write", "elementwise", c.rows * (q_width + 2 * kv_width),
-                     c.rows * (q_width + kv_width), _ROPE_FLOPS_PER_ELEMENT, count, kv_bytes=cache_write),
+        *_projections(c, "qkv_proj", d, (("q_proj", q_width), ("k_proj", kv_width), ("v_proj", kv_width)),
+                      count, bias),
+        _rope_cache_write(c, count, q_width + kv_width, q_width + 2 * kv_width, 2 * kv_width),
         *_attention_products(c, count, heads=h, kv_heads=hkv, d_qk=dh, d_v=dh,
                              key_width=kv_width, value_width=kv_width),
-        _matmul(c, "o_proj", q_width, d, count),
-        _residual(c, "attn_residual", count),
     ]
+    if c.hf:
+        ops.append(_elementwise(c, "attn_out_copy", "elementwise", c.rows * q_width, c.rows * q_width, 0, count))
+    ops += [_matmul(c, "o_proj", q_width, d, count), _residual(c, "attn_residual", count)]
+    return ops
 
 
 def _mla_attention(c: _Ctx, count: int) -> list[Op]:
@@ -239,9 +321,7 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     else:
         ops.append(_matmul(c, "q_proj", d, h * d_qk, count))
     ops.append(_matmul(c, "kv_down_proj", d, d_c + d_rope, count, bias=d_c))  # + its latent norm
-    cache_write = c.rows * (d_c + d_rope) * c.kv_b
-    ops.append(_elementwise(c, "rope_cache_write", "elementwise", c.rows * (h * d_rope + d_rope),
-                            c.rows * (h * d_rope + d_rope), _ROPE_FLOPS_PER_ELEMENT, count, kv_bytes=cache_write))
+    ops.append(_rope_cache_write(c, count, h * d_rope + d_rope, h * d_rope + d_rope, d_c + d_rope))
     if c.phase == "prefill":
         ops.append(_matmul(c, "kv_up_proj", d_c, h * (d_nope + d_v), count))
         ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
@@ -259,17 +339,24 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
 
 
 def _dense_mlp(c: _Ctx, count: int, width: int, prefix: str = "") -> list[Op]:
-    """Gated (SwiGLU: gate and up fused, act-and-multiply, down) or plain (up, act, down) MLP."""
+    """Gated (SwiGLU: gate and up, act-and-multiply, down) or plain (up, act, down) MLP.
+
+    Fused: one gate_up GEMM and one SiLU-and-multiply kernel (read 2f, write f per row). hf: gate and
+    up GEMMs, then SiLU (read f, write f) and the multiply (read 2f, write f) as two kernels."""
     m = c.model
     d = m.hidden_size
-    up_width = 2 * width if m.mlp == "gated" else width
-    act_in = c.rows * up_width
-    return [
-        _matmul(c, f"{prefix}gate_up_proj" if m.mlp == "gated" else f"{prefix}up_proj", d, up_width, count),
-        _elementwise(c, f"{prefix}mlp_act", "elementwise", act_in, c.rows * width,
-                     _GATED_ACT_FLOPS_PER_ELEMENT, count),
-        _matmul(c, f"{prefix}down_proj", width, d, count),
-    ]
+    gated = m.mlp == "gated"
+    if gated:
+        ops = _projections(c, f"{prefix}gate_up_proj", d, ((f"{prefix}gate_proj", width), (f"{prefix}up_proj", width)),
+                           count)
+    else:
+        ops = [_matmul(c, f"{prefix}up_proj", d, width, count)]
+    act_in = c.rows * width * (2 if gated else 1)
+    act = _elementwise(c, f"{prefix}mlp_act", "elementwise", act_in, c.rows * width, _GATED_ACT_FLOPS_PER_ELEMENT,
+                       count)
+    if c.hf and gated:
+        act = replace(act, cost=replace(act.cost, activation_bytes=5.0 * c.rows * width * c.act_b), launches=2)
+    return ops + [act, _matmul(c, f"{prefix}down_proj", width, d, count)]
 
 
 def expected_distinct_experts(assignments: float, num_experts: int, experts_per_token: int) -> float:
@@ -295,12 +382,22 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
     touched = expected_distinct_experts(c.rows, moe.num_experts, k) + shared
     up_width = 2 * f if m.mlp == "gated" else f
     rows = c.rows * (k + shared)
-    ops = [_matmul(c, "router", d, moe.num_experts, count)]
-    ops.append(_matmul(c, "experts_gate_up", d, up_width, count, rows=rows, weight_elements=touched * d * up_width,
-                       gemms=touched))
-    ops.append(_elementwise(c, "experts_act", "elementwise", rows * up_width, rows * f,
-                            _GATED_ACT_FLOPS_PER_ELEMENT, count))
-    ops.append(_matmul(c, "experts_down", f, d, count, rows=rows, weight_elements=touched * f * d, gemms=touched))
+    gate_up = _matmul(c, "experts_gate_up", d, up_width, count, rows=rows, weight_elements=touched * d * up_width,
+                      gemms=touched)
+    act = _elementwise(c, "experts_act", "elementwise", rows * up_width, rows * f, _GATED_ACT_FLOPS_PER_ELEMENT, count)
+    down = _matmul(c, "experts_down", f, d, count, rows=rows, weight_elements=touched * f * d, gemms=touched)
+    ops = [_matmul(c, "router", d, moe.num_experts, count), gate_up, act, down]
+    if c.hf:
+        # MixtralSparseMoeBlock: softmax / top-k / masks after the router, then a Python loop over the experts
+        # hit, each with its own GEMMs, SiLU and multiply (see _dense_mlp), gathering its rows, scaling its
+        # output and index_add-ing it back (read 3, write 2 rows of d in all)
+        experts = round(touched)
+        routing = _elementwise(c, "experts_dispatch", "elementwise", rows * 3 * d, rows * 2 * d, 0, count)
+        act_bytes = 5.0 * rows * f * c.act_b
+        ops = [ops[0], replace(gate_up, launches=experts),
+               replace(act, cost=replace(act.cost, activation_bytes=act_bytes), launches=2 * experts),
+               replace(down, launches=experts),
+               replace(routing, launches=HF_ROUTER_LAUNCHES + HF_DISPATCH_LAUNCHES_PER_EXPERT * experts)]
     return ops
 
 
@@ -315,8 +412,9 @@ def _tag(ops: list[Op], prefix: str) -> list[Op]:
     return [replace(op, name=f"{prefix}{op.name}") for op in ops]
 
 
-def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0) -> list[Op]:
-    """The ops of one forward pass.
+def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0,
+                graph: Graph = "fused") -> list[Op]:
+    """The ops of one forward pass, as `graph` runs them (module docstring).
 
     prefill: all `prompt_tokens` of every sequence at once, causal (each new token attends on average
     to (T+1)/2 keys, fewer under a sliding window), the LM head on the last token only. decode: one new
@@ -331,19 +429,21 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
-        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype,
+        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype, graph=graph,
     )
     d, v = model.hidden_size, model.vocab_size
     ops: list[Op] = [
         _elementwise(c, "embed", "gather", 0, c.rows * d, 0, 1, weight_elements=c.rows * d),
     ]
+    if c.hf:  # the cos / sin tables, once per forward: N rows of d_h
+        tables = _elementwise(c, "rotary_tables", "elementwise", 0, 2 * c.rows * model.head_dim, 1, 1)
+        ops.append(replace(tables, launches=HF_ROTARY_TABLE_LAUNCHES))
     if model.num_dense_layers:
         dense = _layer_ops(c, model.num_dense_layers, moe_layer=False)
         ops += _tag(dense, "dense.") if model.num_moe_layers else dense
     if model.num_moe_layers:
         ops += _tag(_layer_ops(c, model.num_moe_layers, moe_layer=True), "moe." if model.num_dense_layers else "")
-    last = _Ctx(model=model, phase=phase, batch=workload.batch, new_tokens=1, keys=keys, cached=cached,
-                act_b=c.act_b, weight_b=c.weight_b, kv_b=c.kv_b, weights_dtype=c.weights_dtype)
+    last = replace(c, new_tokens=1, layer_ops=[])
     ops.append(_norm(last, "final_norm", 1))
     lm_head = _matmul(last, "lm_head", d, v, 1)
     logits = last.rows * v * _LOGIT_BYTES  # written in fp32 rather than the activation format

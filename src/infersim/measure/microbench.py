@@ -49,9 +49,10 @@ def _gemm_row(kind: str, dtype: str, shape: GemmShape, seconds: float, weights: 
 
 
 def gemm_rows(timer: Timer, dtype: str, shapes: tuple[GemmShape, ...]) -> list[Row]:
-    """Eager `a @ w` ([m, k] by [k, n]) per shape. Each sample runs one matmul against each of a few
-    distinct weights in turn (`distinct_weights` in the row), so the weight comes from memory, not a cache;
-    `seconds` is per matmul and includes the framework's per-call cost."""
+    """Eager `F.linear(a, w)` ([m, k] by a [n, k] weight, as `nn.Linear` stores it, so the kernel is the
+    one models run: CPU BLAS is up to ~1.5x slower on the other layout) per shape. Each sample runs one
+    matmul against each of a few distinct weights in turn (`distinct_weights` in the row), so the weight
+    comes from memory, not a cache; `seconds` is per matmul and includes the framework's per-call cost."""
     import torch
 
     dt = torch_dtype(dtype)
@@ -61,11 +62,12 @@ def gemm_rows(timer: Timer, dtype: str, shapes: tuple[GemmShape, ...]) -> list[R
         if (k, n) not in weights:
             weights.clear()
             copies = _weights_to_cycle(k * n * dt.itemsize)
-            weights[(k, n)] = [torch.randn(k, n, device=timer.device, dtype=dt) for _ in range(copies)]
+            weights[(k, n)] = [torch.randn(n, k, device=timer.device, dtype=dt) for _ in range(copies)]
         ws = weights[(k, n)]
         a = torch.randn(m, k, device=timer.device, dtype=dt)
         next_weight = itertools.cycle(ws).__next__
-        seconds = timer.seconds(lambda: a @ next_weight(), inner=len(ws))
+        linear = torch.nn.functional.linear
+        seconds = timer.seconds(lambda: linear(a, next_weight()), inner=len(ws))
         rows.append(_gemm_row("gemm", dtype, (m, k, n), seconds, len(ws), "pytorch-eager"))
     return rows
 
@@ -87,20 +89,20 @@ def _capture(body: Any) -> Any:
 
 
 def gemm_graph_rows(timer: Timer, dtype: str, shapes: tuple[GemmShape, ...], weights: int = _MAX_WEIGHTS) -> list[Row]:
-    """CUDA only: `weights` distinct [k, n] weights each multiplied once inside one captured CUDA graph
-    (no launch gaps, no weight left in L2); `seconds` is per matmul."""
+    """CUDA only: `weights` distinct [n, k] weights (the `nn.Linear` layout) each multiplied once inside one
+    captured CUDA graph (no launch gaps, no weight left in L2); `seconds` is per matmul."""
     import torch
 
     dt = torch_dtype(dtype)
     rows = []
     for m, k, n in shapes:
         a = torch.randn(m, k, device=timer.device, dtype=dt)
-        ws = [torch.randn(k, n, device=timer.device, dtype=dt) for _ in range(weights)]
+        ws = [torch.randn(n, k, device=timer.device, dtype=dt) for _ in range(weights)]
         outs = [torch.empty(m, n, device=timer.device, dtype=dt) for _ in range(weights)]
 
         def body() -> None:
             for w, out in zip(ws, outs):
-                torch.matmul(a, w, out=out)
+                torch.matmul(a, w.t(), out=out)
 
         graph = _capture(body)
         seconds = timer.seconds(graph.replay) / weights

@@ -88,7 +88,7 @@ PRESETS: dict[tuple[str, str], Preset] = {
     ("quick", "cpu"): Preset(
         name="quick",
         copy_bytes=(64 * MiB,),
-        gemm=grid((1, 16, 128, 512), ((512, 2048), (1024, 1024), (1024, 4096), (4096, 1024), (2048, 2048), (4096, 4096))),
+        gemm=grid((1, 4, 16, 128, 512), ((512, 2048), (1024, 1024), (1024, 4096), (4096, 1024), (2048, 2048), (4096, 4096))),
         gemm_other_dtypes=(),
         attn_prefill=_CPU_ATTN_PREFILL, attn_decode=_CPU_ATTN_DECODE,
         models=(

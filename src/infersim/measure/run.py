@@ -69,11 +69,18 @@ def resolve_device(name: str | None) -> Any:
     return device
 
 
-def choose_dtype(timer: Timer) -> tuple[str, dict[str, float]]:
-    """The dtype to run in and the probe that chose it. CUDA: bf16. CPU: fp32 unless a small bf16 GEMM
-    (64x512x512) is at least as fast as fp32 here (CPUs without bf16 units emulate it, ~100x slower)."""
+MODEL_DTYPES = ("fp32", "bf16", "fp16")
+
+
+def choose_dtype(timer: Timer, requested: str | None = None) -> tuple[str, dict[str, float]]:
+    """The dtype to run in, and a probe of fp32 and bf16 GEMM rates on a CPU (64x512x512; CPUs without
+    bf16 units emulate it, ~100x slower). `requested` when given; else bf16 on CUDA and fp32 on a CPU,
+    the formats Hugging Face models load in there by default (on a CPU, bf16 eager also takes slow
+    paths a GEMM probe does not show, such as the LM head on a strided last-token slice)."""
+    if requested is not None and requested not in MODEL_DTYPES:
+        raise InfersimError(f"unknown --dtype '{requested}': choose one of {', '.join(MODEL_DTYPES)}")
     if timer.device.type == "cuda":
-        return "bf16", {}
+        return requested or "bf16", {}
     import torch
 
     rates = {}
@@ -82,7 +89,7 @@ def choose_dtype(timer: Timer) -> tuple[str, dict[str, float]]:
         a = torch.randn(m, k, dtype=machine.torch_dtype(name))
         w = torch.randn(k, n, dtype=machine.torch_dtype(name))
         rates[name] = 2.0 * m * k * n / timer.seconds(lambda: a @ w, repeats=3)
-    return ("bf16" if rates["bf16"] >= rates["fp32"] else "fp32"), rates
+    return requested or "fp32", rates
 
 
 def _other_dtypes(device_type: str, chosen: str, probe: dict[str, float]) -> list[str]:
@@ -142,10 +149,10 @@ def default_path(device_type: str) -> Path:
 
 
 def measure(*, preset_name: str = "full", device: str | None = None, out: Path | str | None = None,
-            command: str = "infersim measure", seed: int = 0,
+            command: str = "infersim measure", seed: int = 0, dtype: str | None = None,
             progress: Callable[[str], None] | None = None) -> MeasureResult:
     """Run a preset's measurements on `device` and write them to `out` (default
-    ./infersim-measure-<device>-<date>.jsonl). Returns where, how many rows of which kinds, how long."""
+    ./infersim-measure-<device>-<date>.jsonl), in `dtype` (default: chosen by `choose_dtype`). Returns where, how many rows of which kinds, how long."""
     require_torch()
     import torch
 
@@ -158,7 +165,7 @@ def measure(*, preset_name: str = "full", device: str | None = None, out: Path |
     target = target or default_path(dev.type)
     torch.set_num_threads(os.cpu_count() or 1)
     timer = Timer(dev, warmup=plan.warmup, repeats=plan.repeats)
-    dtype, probe = choose_dtype(timer)
+    dtype, probe = choose_dtype(timer, dtype)
     row0 = machine.machine_row(dev, command=command, model_dtype=dtype, dtype_probe=probe)
     row0["preset"] = plan.name
     kinds: Counter[str] = Counter()
