@@ -13,6 +13,18 @@ compiled static schedule it is the device time alone.
 The runtime also picks the op graph (ops.py): `eager` is Hugging Face transformers run eagerly (the
 unfused `hf` graph, a DynamicCache); `cuda-graph` and `compiled` run the `fused` graph of a serving
 engine.
+
+On several devices (a `--system`, or `--devices N` of one device) the ops are one device's under a
+`Layout` (tp, pp, dp, ep, cp; specs/layout.py) and collectives are timed on the system's links
+(cost/collectives.py), added to the device time or, with `overlap`, hidden under it up to its length.
+A pipeline runs its V virtual stages one after the other for one token; with m microbatches of b
+sequences in flight (m = min(batch per replica, V) unless given):
+
+    T_pass(b) = R · Σ_ops t_op(b) + (pp − 1) · t_send(b)      TPOT = max(T_pass(b), m · T_pass(b) / V)
+
+where R is the layer regions one device runs side by side: 1 on a GPU (all of its cores work on each
+layer in turn), the layers it holds on a spatial machine (an LPU or a wafer gives each layer its own
+cores, so one token uses 1/R of the device at a time), and V = pp · R.
 """
 
 from __future__ import annotations
@@ -24,15 +36,20 @@ import numpy as np
 from pydantic import ValidationError
 
 from infersim.cost import economics
-from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes, weight_bytes
+from infersim.cost.collectives import collective_seconds
+from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
+from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
+                                    switch_of)
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
-from infersim.specs.catalog import load_device, load_model, validation_message
+from infersim.specs.catalog import load_device, load_model, load_system, validation_message
 from infersim.specs.device import DeviceSpec
 from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.layout import Layout, layout_from, split
 from infersim.specs.model import ModelSpec
+from infersim.specs.system import SystemSpec
 from infersim.specs.workload import Workload
 
 Runtime = Literal["cuda-graph", "eager", "compiled"]
@@ -78,11 +95,15 @@ class OpResult:
     overhead_seconds: float
     seconds: float
     bound_by: str
+    wire_bytes: float = 0.0  # collectives: the buffer per device, per pass (all `count` layers)
+    comm_seconds: float = 0.0  # collectives: alpha-beta time on the layout's group
+    algorithm: str | None = None  # collectives: the algorithm chosen (ring, tree, direct, ...)
 
 
 @dataclass(frozen=True)
 class PhaseResult:
-    """One pass of a phase (decode: the mean step)."""
+    """One pass of a phase (decode: the mean step). `device_seconds` is the device's own work (ops and,
+    unless overlapped, collectives); `comm_seconds` the collectives and stage-to-stage sends alone."""
 
     seconds: float
     device_seconds: float
@@ -91,6 +112,8 @@ class PhaseResult:
     bytes: float
     bound_by: str
     seconds_by_bound: dict[str, float]
+    comm_seconds: float = 0.0
+    wire_bytes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,9 @@ class Estimate:
     model: str
     device: str
     runtime: str
+    system: str | None
+    devices: int
+    layout: dict[str, int]
     batch: int
     prompt_tokens: int
     output_tokens: int
@@ -133,6 +159,9 @@ class Estimate:
     prefill: PhaseResult
     decode: PhaseResult
     ops: tuple[OpResult, ...]
+    microbatches: int = 1
+    pipeline_stages: int = 1  # V: pp stages times the layer regions a spatial device runs side by side
+    ops_per_comm_byte: float | None = None  # device peak FLOP/s over its link bytes/s (essay S1); None alone
     notes: tuple[str, ...] = ()  # what this estimate leaves out or assumes, in words
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,19 +169,43 @@ class Estimate:
         return asdict(self)
 
 
+def _time_collective(op: Op, groups: Groups | None) -> tuple[float, str]:
+    """Seconds of one occurrence of a collective op on its axis's group, and the algorithm chosen."""
+    if groups is None:
+        raise InfersimError(f"op {op.name} is a collective but the estimate has no system")
+    timing = collective_seconds(op.collective or "", mean_of(op.cost.wire_bytes), groups.for_axis(op.axis or "tp"))
+    return timing.seconds, timing.algorithm
+
+
 def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Workload, runtime: str,
-               phase: str) -> tuple[PhaseResult, list[OpResult]]:
+               phase: str, groups: Groups | None = None, overlap: bool = False,
+               regions: int = 1) -> tuple[PhaseResult, list[OpResult]]:
     """Time a phase's ops on a device: per-op roofline rows, the device and host totals, and the phase
-    time (max of the two where the host runs ahead, their sum on a CPU)."""
+    time (max of the two where the host runs ahead, their sum on a CPU). Collectives run on `groups`,
+    added to the device time or, with `overlap`, hidden under it; `regions` (spatial machines) is how many
+    layer regions share the device, each op running on 1/regions of it."""
     rows: list[OpResult] = []
     by_bound: dict[str, float] = {}
-    device_seconds = flops = traffic = 0.0
+    compute_total = comm_total = flops = traffic = wire = 0.0
     launches = 0
     main_bw = device.main_memory.bytes_per_s
     for op in ops:
-        timing = time_op(op, device, placement, workload.activations_dtype)
         n = op.count
-        seconds = mean_of(timing.seconds) * n
+        if op.kind == "collective":
+            seconds_one, algorithm = _time_collective(op, groups)
+            seconds, op_wire = seconds_one * n, mean_of(op.cost.wire_bytes) * n
+            rows.append(OpResult(
+                name=op.name, phase=phase, kind=op.kind, count=n, shape=op.shape, dtype=workload.activations_dtype,
+                flops=0.0, bytes=0.0, weight_bytes=0.0, kv_bytes=0.0, activation_bytes=0.0, bytes_by_tier={},
+                arithmetic_intensity=None, device_ops_per_byte=0.0, compute_seconds=0.0, memory_seconds=0.0,
+                overhead_seconds=0.0, seconds=seconds, bound_by="communication", wire_bytes=op_wire,
+                comm_seconds=seconds, algorithm=algorithm))
+            comm_total += seconds
+            wire += op_wire
+            by_bound["communication"] = by_bound.get("communication", 0.0) + seconds
+            continue
+        timing = time_op(op, device, placement, workload.activations_dtype)
+        seconds = mean_of(timing.seconds) * n * regions
         weights, kv, acts = (mean_of(op.cost.weight_bytes) * n, mean_of(op.cost.kv_bytes) * n,
                              mean_of(op.cost.activation_bytes) * n)
         op_flops, op_bytes = mean_of(op.cost.flops) * n, weights + kv + acts
@@ -164,16 +217,17 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
             bytes_by_tier=placement.bytes_by_tier(weights, kv, acts),
             arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
             device_ops_per_byte=device.peak_for(dtype) / main_bw,
-            compute_seconds=mean_of(timing.compute_seconds) * n,
-            memory_seconds=mean_of(timing.memory_seconds) * n,
+            compute_seconds=mean_of(timing.compute_seconds) * n * regions,
+            memory_seconds=mean_of(timing.memory_seconds) * n * regions,
             overhead_seconds=timing.overhead_seconds * n,
             seconds=seconds, bound_by=timing.bound_by,
         ))
         by_bound[timing.bound_by] = by_bound.get(timing.bound_by, 0.0) + seconds
-        device_seconds += seconds
+        compute_total += seconds
         flops += op_flops
         traffic += op_bytes
         launches += op.launches * op.count
+    device_seconds = max(compute_total, comm_total) if overlap else compute_total + comm_total
     host_seconds = launches * device.efficiency.host_launch_seconds if _host_launched(runtime, phase) else 0.0
     # a GPU's host runs ahead of the device; a CPU's framework work runs on the cores that compute
     overlapped = device.execution_model != "cpu"
@@ -182,23 +236,40 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
         bound = "host"
     else:
         bound = max(by_bound, key=by_bound.__getitem__)
-    return PhaseResult(seconds, device_seconds, host_seconds, flops, traffic, bound, by_bound), rows
+    return PhaseResult(seconds, device_seconds, host_seconds, flops, traffic, bound, by_bound, comm_total, wire), rows
 
 
-def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload) -> float:
-    """Largest activation working set of prefill: the residual stream B·T·d plus the biggest op's
-    inputs and outputs (FlashAttention never holds the S×S scores)."""
-    residual = workload.batch * workload.prompt_tokens * model.hidden_size * bytes_per_element(
+def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, microbatches: int) -> PhaseResult:
+    """A pass through every pipeline stage in turn (see module docstring): T_pass plus the pp − 1 sends,
+    or, when more microbatches are in flight than stages, m times the busiest stage."""
+    passing = phase.seconds + (pp - 1) * send_seconds
+    stage_bound = microbatches * phase.seconds / stages
+    seconds = max(passing, stage_bound)
+    comm = phase.comm_seconds + (pp - 1) * send_seconds
+    by_bound = dict(phase.seconds_by_bound)
+    if send_seconds and pp > 1:
+        by_bound["communication"] = by_bound.get("communication", 0.0) + (pp - 1) * send_seconds
+    bound = phase.bound_by if stage_bound >= passing or phase.bound_by == "host" else max(by_bound,
+                                                                                           key=by_bound.__getitem__)
+    return PhaseResult(seconds, phase.device_seconds + (pp - 1) * send_seconds, phase.host_seconds, phase.flops,
+                       phase.bytes, bound, by_bound, comm, phase.wire_bytes)
+
+
+def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload, layout: Layout) -> float:
+    """Largest activation working set of prefill on one device: the residual stream B·(P/cp)·d plus the
+    biggest op's inputs and outputs (FlashAttention never holds the S×S scores)."""
+    residual = workload.batch * split(workload.prompt_tokens, layout.cp) * model.hidden_size * bytes_per_element(
         workload.activations_dtype)
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
 
 
-def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float) -> int:
-    """Tokens per sequence the room left after weights and activations holds at this batch; with a
-    sliding window whose cache fits, the model's position range is the limit instead."""
+def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, share: float) -> int:
+    """Tokens per sequence the room left after weights and activations holds at this batch (`share`: the
+    fraction of each token's cache one device keeps); with a sliding window whose cache fits, the model's
+    position range is the limit instead."""
     if room_bytes <= 0:
         return 0
-    tokens = int(room_bytes // (workload.batch * kv_bytes_per_token(model, workload.kv_dtype)))
+    tokens = int(room_bytes // (workload.batch * kv_bytes_per_token(model, workload.kv_dtype) * share))
     if model.sliding_window is not None and tokens >= model.sliding_window:
         return model.max_position_embeddings or tokens
     return tokens
@@ -207,21 +278,31 @@ def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float) ->
 SPATIAL_MACHINES = ("wafer", "sram-dataflow")
 
 
-def _notes(device: DeviceSpec, memory: MemoryResult) -> tuple[str, ...]:
-    """Caveats a reader of this estimate needs: spatial machines, spills, misfits, assumed efficiency."""
+def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
+           regions: int) -> tuple[str, ...]:
+    """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
+    efficiency."""
     notes = []
     if device.execution_model in SPATIAL_MACHINES:
-        notes.append(f"{device.id} is a spatial machine: this single-device roofline lets every core stream its "
-                     "share of the weights at once, an upper bound on speed; the layer pipeline and fabric "
-                     "latency are not modelled yet")
+        notes.append(f"{device.id} is a spatial machine: each of its {regions} layer region(s) has its own cores "
+                     f"and memory, so one token uses 1/{regions} of each device at a time; only with a batch of "
+                     f"sequences in flight in the pipeline does the whole machine work")
     main = device.main_memory.name
     spilled = {tier: b for tier, b in memory.bytes_by_tier["weights"].items() if tier != main and b > 0}
     for tier, amount in spilled.items():
-        notes.append(f"{amount / 1e9:,.1f} GB of weights do not fit in {main} and stream from {tier}")
+        notes.append(f"{amount / 1e9:,.1f} GB of weights per device do not fit in {main} and stream from {tier}")
     if not memory.fits:
         devices = -(-memory.total_bytes // memory.capacity_bytes)
-        notes.append(f"does not fit: {memory.total_bytes / 1e9:,.1f} GB needed, {memory.capacity_bytes / 1e9:,.1f} GB "
-                     f"per device; at least {devices:.0f} devices must share it (times are one device's)")
+        if layout.devices == 1:
+            notes.append(f"does not fit: {memory.total_bytes / 1e9:,.1f} GB needed, {memory.capacity_bytes / 1e9:,.1f} "
+                         f"GB per device; at least {devices:.0f} devices must share it (times are one device's)")
+        else:
+            notes.append(f"does not fit: {memory.total_bytes / 1e9:,.1f} GB needed per device, "
+                         f"{memory.capacity_bytes / 1e9:,.1f} GB each under {layout.describe()}; about {devices:.0f}x "
+                         f"as many model-parallel devices are needed (times are as if it fitted)")
+    if system is not None and layout.devices < system.device_count:
+        notes.append(f"the layout {layout.describe()} uses {layout.devices} of the {system.device_count} devices "
+                     f"of {system.id}; the others are idle and not costed")
     if device.sources.get("efficiency.memory_fraction", "").startswith("assumed"):
         notes.append(f"{device.id}'s achievable fractions and overheads are assumed, not measured")
     return tuple(notes)
@@ -235,16 +316,48 @@ def make_workload(**fields: Any) -> Workload:
         raise InfersimError(f"invalid workload: {validation_message(exc)}") from None
 
 
-def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, prompt_tokens: int = 1024,
-             output_tokens: int = 256, weights_dtype: str | None = None, kv_dtype: str | None = None,
-             activations_dtype: str | None = None, runtime: str | None = None,
-             calibration: str | None = None) -> Estimate:
-    """Predict and explain one model serving a static batch on one device (see module docstring).
+def _resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec | None, devices: int | None,
+                     calibration: str | None) -> tuple[DeviceSpec, SystemSpec | None]:
+    """The device, and the system it sits in (None for one device on its own)."""
+    if system is not None:
+        sys_spec = load_system(system)
+        base = load_device(sys_spec.device, calibration)
+        if device is not None and load_device(device).id != base.id:
+            raise InfersimError(f"system {sys_spec.id} is built of {base.id}, not {load_device(device).id}; "
+                                f"drop --device or pick another system")
+        if devices is not None and devices != sys_spec.device_count:
+            sys_spec = sys_spec.resized(devices) if not hasattr(sys_spec.topology, "dims") else sys_spec
+            if sys_spec.device_count != devices:
+                raise InfersimError(f"system {sys_spec.id} is a fixed {sys_spec.topology.kind}; "
+                                    f"--devices cannot resize it (use a system of {devices})")
+        return base, sys_spec
+    if device is None:
+        raise InfersimError("give a --device or a --system")
+    dev = load_device(device, calibration)
+    if devices is None or devices == 1:
+        return dev, None
+    if devices < 1:
+        raise InfersimError(f"--devices must be at least 1, got {devices}")
+    return dev, switch_of(dev, devices)
+
+
+def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, batch: int = 1,
+             prompt_tokens: int = 1024, output_tokens: int = 256, weights_dtype: str | None = None,
+             kv_dtype: str | None = None, activations_dtype: str | None = None, runtime: str | None = None,
+             calibration: str | None = None, system: str | SystemSpec | None = None, devices: int | None = None,
+             tp: int | None = None, pp: int | None = None, dp: int | None = None, ep: int | None = None,
+             cp: int | None = None, layout: Layout | None = None, overlap: bool = False,
+             microbatches: int | None = None) -> Estimate:
+    """Predict and explain one model serving a static batch on one device or a system of them (see module
+    docstring).
 
     Formats left out default to the device's activation format (bf16 where it has it, else fp16, else
-    fp32), weights and KV cache included. `calibration` is a file from `infersim calibrate` for it."""
+    fp32), weights and KV cache included. `calibration` is a file from `infersim calibrate` for it.
+    `system` (a catalog id) or `devices` (N of `device` behind a switch) spreads the model by `layout` or
+    the degrees tp, pp, dp, ep, cp (default: `parallel.default_layout`); `overlap` hides collectives under
+    compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight."""
     model = load_model(model)
-    device = load_device(device, calibration)
+    device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
@@ -256,21 +369,58 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
         formats = ", ".join(f for f in ("bf16", "fp16", "fp32") if device.supports(f))
         raise InfersimError(f"{device.id} cannot compute in {workload.activations_dtype}; "
                             f"use --activations-dtype {formats}")
+    degrees = dict(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp)
+    if layout is None:
+        if any(v is not None for v in degrees.values()) or sys_spec is None:
+            layout = layout_from(**degrees)
+        else:
+            layout = default_layout(model, sys_spec, workload.batch, workload.prompt_tokens)
+    layout.check(model, workload.batch, workload.prompt_tokens)
+    if layout.devices > 1 and sys_spec is None:
+        raise InfersimError(f"the layout {layout.describe()} needs {layout.devices} devices; give --system or "
+                            f"--devices {layout.devices}")
+    groups = groups_for(sys_spec, layout) if sys_spec is not None else None
+    if microbatches is not None and microbatches < 1:
+        raise InfersimError(f"--microbatches must be at least 1, got {microbatches}")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
+    replica_batch = b // layout.dp
+    spatial = device.execution_model in SPATIAL_MACHINES
+    regions = max(layout.stage_layers(model.num_layers)) if spatial else 1
+    stages = layout.pp * regions
+    m = microbatches or min(replica_batch, stages)
+    if m > replica_batch:
+        raise InfersimError(f"{m} microbatches need at least {m} sequences per replica; the batch gives "
+                            f"{replica_batch}")
+    micro_batch = -(-replica_batch // m)
+    replica = workload.model_copy(update={"batch": replica_batch})
+    micro = workload.model_copy(update={"batch": micro_batch})
+
     graph = graph_for(runtime)
-    prefill_ops = forward_ops(model, workload, "prefill", graph=graph)
+    prefill_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout)
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
-    decode_ops = forward_ops(model, workload, "decode", cached_tokens=steps, graph=graph)
+    decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout)
 
-    weights = weight_bytes(model, workload.weights_dtype)
-    kv = kv_cache_bytes(model, workload.kv_dtype, b, workload.context_tokens)
-    activations = _activation_peak(prefill_ops, model, workload)
+    weights = device_weight_bytes(model, workload.weights_dtype, layout)
+    share = kv_share(model, layout)
+    kv = kv_cache_bytes(model, workload.kv_dtype, replica_batch, workload.context_tokens) * share
+    activations = _activation_peak(prefill_ops, model, replica, layout)
     placement = place(device, weights, kv, activations)
-    prefill, prefill_rows = time_phase(prefill_ops, device, placement, workload, runtime, "prefill")
-    decode, decode_rows = time_phase(decode_ops, device, placement, workload, runtime, "decode")
+    prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
+                                       regions)
+    decode, decode_rows = time_phase(decode_ops, device, placement, micro, runtime, "decode", groups, overlap,
+                                     regions)
+    if stages > 1:
+        def send(rows: int) -> float:
+            if groups is None or groups.stage_link is None:
+                return 0.0
+            activation = rows * model.hidden_size * bytes_per_element(workload.activations_dtype)
+            return collective_seconds("send-recv", activation, groups.stage_link).seconds
+
+        prefill = _pipelined(prefill, send(replica_batch * split(p, layout.cp)), layout.pp, stages, 1)
+        decode = _pipelined(decode, send(micro_batch), layout.pp, stages, m)
 
     tpot = decode.seconds
     decode_total = (o - 1) * tpot
@@ -279,24 +429,31 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1
     total = weights + kv + activations
     fits = placement.overflow_bytes == 0
 
-    per_seq = kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) + activations / b
+    per_seq = kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) * share + activations / replica_batch
     room = capacity - weights
-    max_batch = int(room // per_seq) if room > 0 else 0
-    max_context = _longest_context(model, workload, capacity - weights - activations)
+    max_batch = int(room // per_seq) * layout.dp if room > 0 else 0
+    max_context = _longest_context(model, replica, capacity - weights - activations, share)
 
     tokens = b * o
+    count = layout.devices
     bottleneck = "capacity" if not fits else (prefill.bound_by if prefill.seconds > decode_total else decode.bound_by)
     memory = MemoryResult(weights, kv, activations, total, capacity, fits, placement.bytes_by_class_and_tier)
+    link_bytes_per_s = groups.for_axis("tp").device_bytes_per_s_per_direction if groups and layout.tp > 1 else (
+        sys_spec.device_bytes_per_s_per_direction if sys_spec is not None else None)
+    ops_per_comm_byte = device.peak_for(workload.activations_dtype) / link_bytes_per_s if link_bytes_per_s else None
     return Estimate(
-        model=model.id, device=device.id, runtime=runtime, batch=b, prompt_tokens=p, output_tokens=o,
+        model=model.id, device=device.id, runtime=runtime, system=sys_spec.id if sys_spec else None, devices=count,
+        layout=layout.model_dump(), batch=b, prompt_tokens=p, output_tokens=o,
         weights_dtype=workload.weights_dtype, activations_dtype=workload.activations_dtype,
         kv_dtype=workload.kv_dtype,
         ttft_seconds=prefill.seconds, tpot_seconds=tpot, prefill_seconds=prefill.seconds,
         decode_seconds=decode_total, e2e_seconds=e2e,
         output_tokens_per_s_per_user=1.0 / tpot, output_tokens_per_s_total=tokens / e2e,
         memory=memory, max_batch=max_batch, max_context_tokens=max_context,
-        joules_per_token=economics.joules_per_token(device.tdp_watts, e2e, tokens),
-        usd_per_million_tokens=economics.usd_per_million_tokens(economics.usd_per_device_hour(device), e2e, tokens),
+        joules_per_token=economics.joules_per_token(device.tdp_watts * count, e2e, tokens),
+        usd_per_million_tokens=economics.usd_per_million_tokens(economics.usd_per_device_hour(device) * count, e2e,
+                                                                tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
-        notes=_notes(device, memory),
+        microbatches=m, pipeline_stages=stages, ops_per_comm_byte=ops_per_comm_byte,
+        notes=_notes(device, memory, layout, sys_spec, regions),
     )

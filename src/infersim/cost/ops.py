@@ -20,6 +20,12 @@ Two graphs of the same arithmetic are built (`graph`):
   values onto its cache (`torch.cat`), so a decode step reads and rewrites the whole cache. The FLOPs are
   the same; the kernels launched and the bytes moved are not.
 
+Under a `Layout` (specs/layout.py) the ops are one device's: a tensor-parallel device holds H/tp query
+heads, max(1, H_kv/tp) key/value heads, f/tp of the MLP, V/tp of the LM head and E/ep experts of width
+f_e/(tp·dp/ep); `collective` ops carry the bytes each device puts on the wire (`Cost.wire_bytes`, the
+buffer as nccl-tests sizes it: see cost/collectives.py) and the parallel axis whose group runs them.
+Every layer is still listed (count = L): a pipeline's stages run one after the other for one token.
+
 Symbols: B sequences, T new tokens per sequence, N = B·T token rows, S keys attended per new token,
 d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width, V vocabulary.
 """
@@ -33,12 +39,13 @@ import numpy as np
 
 from infersim.cost.intensity import matmul_flops
 from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.layout import Layout, split
 from infersim.specs.model import ModelSpec
 from infersim.specs.workload import Workload
 
 Number = Union[float, np.ndarray]
 Phase = Literal["prefill", "decode"]
-OpKind = Literal["matmul", "attention", "elementwise", "norm", "gather"]
+OpKind = Literal["matmul", "attention", "elementwise", "norm", "gather", "collective"]
 Graph = Literal["fused", "hf"]
 GRAPHS: tuple[str, ...] = ("fused", "hf")
 
@@ -126,6 +133,8 @@ class Op:
     weights_dtype: str | None = None
     weight_elements: float = 0.0  # distinct weight elements this op reads (for footprint cross-checks)
     gemm_rows: float = 0.0  # m of each GEMM a matmul op runs (rows per expert for grouped experts)
+    collective: str | None = None  # collective ops: all-reduce, all-gather, all-to-all, send-recv
+    axis: str | None = None  # the parallel axis whose group runs the collective: tp, ep, cp
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,7 @@ class _Ctx:
     kv_b: float
     weights_dtype: str
     graph: Graph = "fused"
+    layout: Layout = field(default_factory=Layout)
     layer_ops: list[Op] = field(default_factory=list)
 
     @property
@@ -153,6 +163,23 @@ class _Ctx:
     @property
     def hf(self) -> bool:
         return self.graph == "hf"
+
+    @property
+    def tp(self) -> int:
+        return self.layout.tp
+
+
+def _collective(c: _Ctx, name: str, kind: str, axis: str, bytes: Number, count: int) -> Op:
+    """A collective every device of the `axis` group runs, `bytes` being its buffer per device."""
+    return Op(name, "collective", c.phase, Cost(wire_bytes=bytes), f"{kind} {_fmt(bytes)} B", count, 1,
+              collective=kind, axis=axis)
+
+
+def _tp_all_reduce(c: _Ctx, name: str, count: int) -> list[Op]:
+    """Row-parallel outputs summed over the tensor-parallel group: N·d activations each (none at tp = 1)."""
+    if c.tp == 1:
+        return []
+    return [_collective(c, name, "all-reduce", "tp", c.rows * c.model.hidden_size * c.act_b, count)]
 
 
 def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: float | None = None,
@@ -246,9 +273,17 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     and values read once per sequence (`key_width` / `value_width` elements per token), from the KV
     cache (in prefill, the tokens just written), or from activations when `from_cache` is false (MLA
     prefill reads the keys and values it just decompressed). Essay A1: intensity ST/(S+T).
+
+    Context parallelism (cp devices): in prefill each device's P/cp queries meet every one of the P keys
+    as the blocks pass round the ring; in decode each device holds 1/cp of every cache and attends to it.
     """
+    cp = c.layout.cp
     b, t, s = c.batch, c.new_tokens, c.keys
-    tokens = b * (c.model.attended_tokens(c.cached + t) if c.phase == "decode" else t)
+    if c.phase == "decode":
+        tokens = b * c.model.attended_tokens(c.cached + t) / cp
+        s = s / cp
+    else:
+        tokens = b * t * cp  # all cp blocks of the prompt stream past this device's queries
     kv_b = c.kv_b if from_cache else c.act_b
     key_bytes, value_bytes = tokens * key_width * kv_b, tokens * value_width * kv_b
     q_bytes, o_bytes = b * t * heads * d_qk * c.act_b, b * t * heads * d_v * c.act_b
@@ -259,10 +294,16 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
         score = Cost(flops=2.0 * b * t * heads * s * d_qk, activation_bytes=q_bytes + key_bytes)
         value = Cost(flops=2.0 * b * t * heads * s * d_v, activation_bytes=o_bytes + value_bytes)
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
-    return [
+    ops = [
         Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1),
         Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0),  # fused with score
     ]
+    if cp > 1 and c.phase == "prefill":  # ring attention: pass this device's key/value block on, cp − 1 times
+        block = b * t * (key_width + value_width) * kv_b
+        ops.append(_collective(c, "cp_ring_kv", "send-recv", "cp", (cp - 1) * block, count))
+    elif cp > 1:  # combine the partial outputs (and their softmax sums) of the cp cache shards
+        ops.append(_collective(c, "cp_combine", "all-reduce", "cp", b * t * heads * (d_v + 1) * c.act_b, count))
+    return ops
 
 
 def _projections(c: _Ctx, fused_name: str, d_in: int, parts: tuple[tuple[str, int], ...], count: int,
@@ -280,7 +321,8 @@ def _standard_attention(c: _Ctx, count: int) -> list[Op]:
 
     hf adds the copy that makes SDPA's [B, H, T, d_h] output contiguous as [B, T, H·d_h] before o_proj."""
     m = c.model
-    d, h, hkv, dh = m.hidden_size, m.num_attention_heads, m.num_key_value_heads, m.head_dim
+    d, dh = m.hidden_size, m.head_dim
+    h, hkv = m.num_attention_heads // c.tp, c.layout.kv_heads_per_device(m)
     q_width, kv_width = h * dh, hkv * dh
     bias = (q_width + 2 * kv_width) if m.attention_bias else 0
     ops = [
@@ -293,7 +335,8 @@ def _standard_attention(c: _Ctx, count: int) -> list[Op]:
     ]
     if c.hf:
         ops.append(_elementwise(c, "attn_out_copy", "elementwise", c.rows * q_width, c.rows * q_width, 0, count))
-    ops += [_matmul(c, "o_proj", q_width, d, count), _residual(c, "attn_residual", count)]
+    ops += [_matmul(c, "o_proj", q_width, d, count), *_tp_all_reduce(c, "attn_all_reduce", count),
+            _residual(c, "attn_residual", count)]
     return ops
 
 
@@ -308,7 +351,7 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     m = c.model
     mla = m.mla
     assert mla is not None
-    d, h = m.hidden_size, m.num_attention_heads
+    d, h = m.hidden_size, m.num_attention_heads // c.tp  # the latent is not split: every device caches all of it
     d_nope, d_rope, d_c, d_v = mla.qk_nope_head_dim, mla.qk_rope_head_dim, mla.kv_lora_rank, mla.v_head_dim
     d_qk = d_nope + d_rope
     ops = [_norm(c, "attn_norm", count)]
@@ -334,6 +377,7 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
                                    key_width=d_c + d_rope, value_width=0)
         ops.append(_matmul(c, "v_absorb", d_c, d_v, count, rows=c.rows * h, weight_elements=h * d_c * d_v))
     ops.append(_matmul(c, "o_proj", h * d_v, d, count))
+    ops += _tp_all_reduce(c, "attn_all_reduce", count)
     ops.append(_residual(c, "attn_residual", count))
     return ops
 
@@ -345,6 +389,7 @@ def _dense_mlp(c: _Ctx, count: int, width: int, prefix: str = "") -> list[Op]:
     up GEMMs, then SiLU (read f, write f) and the multiply (read 2f, write f) as two kernels."""
     m = c.model
     d = m.hidden_size
+    width = split(width, c.tp)
     gated = m.mlp == "gated"
     if gated:
         ops = _projections(c, f"{prefix}gate_up_proj", d, ((f"{prefix}gate_proj", width), (f"{prefix}up_proj", width)),
@@ -356,7 +401,8 @@ def _dense_mlp(c: _Ctx, count: int, width: int, prefix: str = "") -> list[Op]:
                        count)
     if c.hf and gated:
         act = replace(act, cost=replace(act.cost, activation_bytes=5.0 * c.rows * width * c.act_b), launches=2)
-    return ops + [act, _matmul(c, f"{prefix}down_proj", width, d, count)]
+    return ops + [act, _matmul(c, f"{prefix}down_proj", width, d, count), *_tp_all_reduce(c, f"{prefix}mlp_all_reduce",
+                                                                                           count)]
 
 
 def expected_distinct_experts(assignments: float, num_experts: int, experts_per_token: int) -> float:
@@ -373,31 +419,50 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
 
     FLOPs follow the tokens: each row runs k routed + s shared experts. Weight bytes follow the
     experts actually touched this pass (expected distinct experts for N rows) plus the shared ones.
+
+    Expert parallelism (ep > 1): the tp·dp devices of a stage pool their dp replicas' tokens (N·dp rows),
+    each device holds E/ep experts split over e = tp·dp/ep devices, runs N·dp·(k + s)/ep rows through them,
+    and the tokens go there and back by AllToAll (each device sends its N/tp rows to k experts). ep = 1:
+    every expert is split over the tp devices like a dense MLP, followed by its AllReduce.
     """
     m = c.model
     moe = m.moe
     assert moe is not None
-    d, f = m.hidden_size, moe.expert_intermediate_size
-    k, shared = moe.experts_per_token, moe.num_shared_experts
-    touched = expected_distinct_experts(c.rows, moe.num_experts, k) + shared
+    lay = c.layout
+    d, k, shared, experts = m.hidden_size, moe.experts_per_token, moe.num_shared_experts, moe.num_experts
+    if lay.ep > 1:
+        pooled = c.rows * lay.dp
+        local = experts // lay.ep
+        touched = local * (1.0 - (1.0 - k / experts) ** pooled) + shared
+        rows = pooled * (k + shared) / lay.ep
+        f = split(moe.expert_intermediate_size, lay.expert_tp)
+    else:
+        touched = expected_distinct_experts(c.rows, experts, k) + shared
+        rows = c.rows * (k + shared)
+        f = split(moe.expert_intermediate_size, c.tp)
     up_width = 2 * f if m.mlp == "gated" else f
-    rows = c.rows * (k + shared)
     gate_up = _matmul(c, "experts_gate_up", d, up_width, count, rows=rows, weight_elements=touched * d * up_width,
                       gemms=touched)
     act = _elementwise(c, "experts_act", "elementwise", rows * up_width, rows * f, _GATED_ACT_FLOPS_PER_ELEMENT, count)
     down = _matmul(c, "experts_down", f, d, count, rows=rows, weight_elements=touched * f * d, gemms=touched)
-    ops = [_matmul(c, "router", d, moe.num_experts, count), gate_up, act, down]
+    ops = [_matmul(c, "router", d, experts, count), gate_up, act, down]
     if c.hf:
         # MixtralSparseMoeBlock: softmax / top-k / masks after the router, then a Python loop over the experts
         # hit, each with its own GEMMs, SiLU and multiply (see _dense_mlp), gathering its rows, scaling its
         # output and index_add-ing it back (read 3, write 2 rows of d in all)
-        experts = round(touched)
+        hit = round(touched)
         routing = _elementwise(c, "experts_dispatch", "elementwise", rows * 3 * d, rows * 2 * d, 0, count)
         act_bytes = 5.0 * rows * f * c.act_b
-        ops = [ops[0], replace(gate_up, launches=experts),
-               replace(act, cost=replace(act.cost, activation_bytes=act_bytes), launches=2 * experts),
-               replace(down, launches=experts),
-               replace(routing, launches=HF_ROUTER_LAUNCHES + HF_DISPATCH_LAUNCHES_PER_EXPERT * experts)]
+        ops = [ops[0], replace(gate_up, launches=hit),
+               replace(act, cost=replace(act.cost, activation_bytes=act_bytes), launches=2 * hit),
+               replace(down, launches=hit),
+               replace(routing, launches=HF_ROUTER_LAUNCHES + HF_DISPATCH_LAUNCHES_PER_EXPERT * hit)]
+    if lay.ep > 1:
+        sent = c.rows / c.tp * k * d * c.act_b
+        ops.insert(1, _collective(c, "moe_dispatch", "all-to-all", "ep", sent, count))
+        ops.append(_collective(c, "moe_combine", "all-to-all", "ep", sent, count))
+    else:
+        ops += _tp_all_reduce(c, "moe_all_reduce", count)
     return ops
 
 
@@ -413,27 +478,31 @@ def _tag(ops: list[Op], prefix: str) -> list[Op]:
 
 
 def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0,
-                graph: Graph = "fused") -> list[Op]:
-    """The ops of one forward pass, as `graph` runs them (module docstring).
+                graph: Graph = "fused", layout: Layout | None = None) -> list[Op]:
+    """The ops of one forward pass, as `graph` runs them, on one device of `layout` (module docstring):
+    `workload.batch` is then one data-parallel replica's sequences, and prefill rows are P/cp tokens.
 
     prefill: all `prompt_tokens` of every sequence at once, causal (each new token attends on average
     to (T+1)/2 keys, fewer under a sliding window), the LM head on the last token only. decode: one new
     token per sequence with `cached_tokens` already cached (a number or an array of them, one per
     step), attending to cached + 1 keys (at most the window).
     """
+    layout = layout or Layout()
     if phase == "prefill":
-        new, keys, cached = workload.prompt_tokens, model.mean_causal_keys(workload.prompt_tokens), 0
+        new, keys, cached = split(workload.prompt_tokens, layout.cp), model.mean_causal_keys(workload.prompt_tokens), 0
     else:
         cached = np.asarray(cached_tokens, dtype=float)
         new, keys = 1, model.attended_tokens(cached + 1.0)
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
-        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype, graph=graph,
+        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype, graph=graph, layout=layout,
     )
     d, v = model.hidden_size, model.vocab_size
+    # vocab-parallel embedding: a device looks up the rows whose tokens fall in its V/tp slice, then an AllReduce
     ops: list[Op] = [
-        _elementwise(c, "embed", "gather", 0, c.rows * d, 0, 1, weight_elements=c.rows * d),
+        _elementwise(c, "embed", "gather", 0, c.rows * d, 0, 1, weight_elements=c.rows * d / c.tp),
+        *_tp_all_reduce(c, "embed_all_reduce", 1),
     ]
     if c.hf:  # the cos / sin tables, once per forward: N rows of d_h
         tables = _elementwise(c, "rotary_tables", "elementwise", 0, 2 * c.rows * model.head_dim, 1, 1)
@@ -445,9 +514,13 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         ops += _tag(_layer_ops(c, model.num_moe_layers, moe_layer=True), "moe." if model.num_dense_layers else "")
     last = replace(c, new_tokens=1, layer_ops=[])
     ops.append(_norm(last, "final_norm", 1))
-    lm_head = _matmul(last, "lm_head", d, v, 1)
-    logits = last.rows * v * _LOGIT_BYTES  # written in fp32 rather than the activation format
+    v_local = split(v, c.tp)  # vocab-parallel LM head, its logits gathered for sampling
+    lm_head = _matmul(last, "lm_head", d, v_local, 1)
+    logits = last.rows * v_local * _LOGIT_BYTES  # written in fp32 rather than the activation format
     ops.append(replace(lm_head, cost=replace(lm_head.cost, activation_bytes=last.rows * d * c.act_b + logits)))
+    if c.tp > 1:
+        ops.append(_collective(last, "logits_all_gather", "all-gather", "tp", last.rows * v * _LOGIT_BYTES, 1))
+    logits = last.rows * v * _LOGIT_BYTES
     ops.append(Op("sample", "elementwise", phase, Cost(flops=float(last.rows * v), activation_bytes=logits),
                   f"[{last.rows}, {v}]", 1, 1))
     return ops

@@ -1,0 +1,180 @@
+"""A layout on a system: what one device stores, which device groups run which collectives, and the
+layout infersim picks when none is given.
+
+Per-device footprints follow the sharding of `ops.py` (specs/layout.py has the rules): a tensor-parallel
+device stores 1/tp of the projections, the MLP and the vocabulary, whole copies of what is not split
+(norms, the router, an MLA latent projection, key/value heads when tp > H_kv), E/ep experts of width
+f_e/(tp·dp/ep), and the layers of its pipeline stage; the first stage also holds the embedding and the
+last the LM head and final norm. Data- and context-parallel replicas store everything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infersim.cost.collectives import Group
+from infersim.errors import InfersimError
+from infersim.specs.device import DeviceSpec
+from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.layout import Layout, split
+from infersim.specs.model import ModelSpec
+from infersim.specs.system import LinkLevel, SwitchTopology, SystemSpec
+
+
+# ---- what one device stores -------------------------------------------------------------------------
+def attention_elements_per_device(model: ModelSpec, layout: Layout) -> int:
+    """Attention weights of one layer on one tensor-parallel device (see `ModelSpec.attention_params_per_layer`).
+
+    MHA/GQA/MQA: d·(H/tp)·d_h for q and the output, 2·d·H_kv'·d_h for k and v with H_kv' = max(1, H_kv/tp),
+    biases split alike. MLA: query and key/value up-projections and the output split by heads; the
+    low-rank down-projections and their norms copied on every device.
+    """
+    d, tp = model.hidden_size, layout.tp
+    h = model.num_attention_heads // tp
+    if model.mla:
+        m = model.mla
+        dq = m.qk_nope_head_dim + m.qk_rope_head_dim
+        q = d * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * h * dq if m.q_lora_rank else d * h * dq
+        kv = d * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
+        kv += m.kv_lora_rank * h * (m.qk_nope_head_dim + m.v_head_dim)
+        return q + kv + h * m.v_head_dim * d
+    q_width = h * model.head_dim
+    kv_width = layout.kv_heads_per_device(model) * model.head_dim
+    bias = (q_width + 2 * kv_width) if model.attention_bias else 0
+    return d * (q_width + 2 * kv_width) + q_width * d + bias
+
+
+def mlp_elements_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> int:
+    """MLP weights of one layer on one device: the dense MLP split over tp; or the router (copied) and E/ep
+    experts (and the shared ones) split over tp·dp/ep devices, or over tp when ep = 1."""
+    if not moe_layer:
+        return model.mlp_params(split(model.intermediate_size, layout.tp))
+    moe = model.moe
+    assert moe is not None
+    if layout.ep > 1:
+        experts, width = moe.num_experts // layout.ep, split(moe.expert_intermediate_size, layout.expert_tp)
+    else:
+        experts, width = moe.num_experts, split(moe.expert_intermediate_size, layout.tp)
+    router = model.hidden_size * moe.num_experts
+    return router + (experts + moe.num_shared_experts) * model.mlp_params(width)
+
+
+def stage_weight_elements(model: ModelSpec, layout: Layout, stage: int) -> int:
+    """Weights one device of pipeline stage `stage` (0-based) stores."""
+    layers = layout.stage_layers(model.num_layers)
+    first = sum(layers[:stage])
+    dense_layers = max(0, min(first + layers[stage], model.num_dense_layers) - first)
+    moe_layers = layers[stage] - dense_layers
+    per_layer = attention_elements_per_device(model, layout) + model.norm_params_per_layer()
+    total = layers[stage] * per_layer + dense_layers * mlp_elements_per_device(model, layout, False)
+    if moe_layers:
+        total += moe_layers * mlp_elements_per_device(model, layout, True)
+    vocab_slice = split(model.vocab_size, layout.tp) * model.hidden_size
+    last = stage == layout.pp - 1
+    if stage == 0:
+        total += vocab_slice  # the embedding (and, when tied and pp = 1, the LM head too)
+    if last:
+        tied_here = model.tie_word_embeddings and stage == 0
+        total += (0 if tied_here else vocab_slice) + model.hidden_size * (2 if model.norm == "layernorm" else 1)
+    return total
+
+
+def device_weight_bytes(model: ModelSpec, weights_dtype: str, layout: Layout) -> float:
+    """Weight bytes of the busiest device: the stage that stores the most."""
+    return max(stage_weight_elements(model, layout, s) for s in range(layout.pp)) * bytes_per_element(weights_dtype)
+
+
+def kv_share(model: ModelSpec, layout: Layout) -> float:
+    """Fraction of one sequence's KV cache one device of the busiest stage holds: its layers, its key/value
+    heads (all of the MLA latent, which tensor parallelism cannot split), and 1/cp of the tokens."""
+    layers = max(layout.stage_layers(model.num_layers)) / model.num_layers
+    heads = 1.0 if model.mla else layout.kv_heads_per_device(model) / model.num_key_value_heads
+    return layers * heads / layout.cp
+
+
+# ---- which devices talk -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Groups:
+    """The device groups of a layout on a system: who runs each axis's collectives, and the link a pipeline
+    stage sends its activations over to the next."""
+
+    by_axis: dict[str, Group]
+    stage_link: Group | None
+
+    def for_axis(self, axis: str) -> Group:
+        return self.by_axis[axis]
+
+
+def _group(system: SystemSpec, size: int, what: str) -> Group:
+    try:
+        return Group.from_system(system, size)
+    except InfersimError as exc:
+        raise InfersimError(f"the {what} group of {size} devices has no route on '{system.id}': {exc}") from None
+
+
+def groups_for(system: SystemSpec, layout: Layout) -> Groups:
+    """Devices are numbered tp fastest, then cp, dp and pp (Megatron's order): a tensor-parallel group is the
+    closest devices (inside one node when it fits), an expert group the tp·dp devices of a stage, a context
+    group cp of them, and consecutive stages sit next to each other."""
+    if layout.devices > system.device_count:
+        raise InfersimError(f"the layout {layout.describe()} needs {layout.devices} devices; system '{system.id}' "
+                            f"has {system.device_count}")
+    by_axis = {"tp": _group(system, layout.tp, "tensor-parallel")}
+    by_axis["ep"] = _group(system, layout.tp * layout.dp, "expert-parallel") if layout.ep > 1 else by_axis["tp"]
+    by_axis["cp"] = _group(system, layout.cp, "context-parallel")
+    stage_link = None
+    if layout.pp > 1:
+        stage = layout.stage_devices
+        per_node = system.devices_per_node
+        # the next stage's devices are `stage` further on: in this node, or (past it) on the next one
+        size = 2 if stage < per_node else 2 * per_node
+        stage_link = _group(system, min(size, system.device_count), "pipeline stage-to-stage")
+    return Groups(by_axis, stage_link)
+
+
+def switch_of(device: DeviceSpec, count: int) -> SystemSpec:
+    """`count` of `device` behind one switch on its fastest chip-to-chip link (`--devices N` without a system).
+
+    Assumption stated in the system's notes: every device reaches every other at its full link bandwidth,
+    as in an NVSwitch node; the link's own latency (or 1 µs) per step, no base latency."""
+    link = device.scale_out_link
+    if link is None:
+        raise InfersimError(f"{device.id} lists no chip-to-chip links, so {count} of them cannot be joined; "
+                            f"give --system (see `infersim systems`)")
+    latency = link.latency_seconds if link.latency_seconds is not None else 1e-6
+    return SystemSpec(
+        id=f"{device.id}x{count}", name=f"{count} x {device.name} ({link.name} switch, assumed)", device=device.id,
+        device_count=count, topology=SwitchTopology(kind="switch"),
+        link=LinkLevel(name=link.name, bytes_per_s_per_direction=link.bytes_per_s_per_direction,
+                       links_per_device=link.count, latency_seconds=latency),
+        notes="assumed: every device reaches every other through a switch at its full link bandwidth",
+        sources={"device_count": "--devices", "link": f"{device.id} links.{link.name}"},
+    )
+
+
+def default_layout(model: ModelSpec, system: SystemSpec, batch: int, prompt_tokens: int) -> Layout:
+    """The layout used when none is given: tensor parallelism over as many devices of a node as the heads
+    allow, pipeline stages over the rest (as far as layers allow), data parallelism for what is left.
+    Spatial machines (an LPU or a wafer) pipeline layers first, as their compilers do."""
+    n = system.device_count
+    spatial = system.device_spec().execution_model in ("sram-dataflow", "wafer")
+
+    def valid(layout: Layout) -> bool:
+        try:
+            layout.check(model, batch, prompt_tokens)
+        except InfersimError:
+            return False
+        return True
+
+    candidates = []
+    for tp in (d for d in range(1, n + 1) if n % d == 0):
+        for pp in (d for d in range(1, n // tp + 1) if (n // tp) % d == 0):
+            layout = Layout(tp=tp, pp=pp, dp=n // (tp * pp))
+            if valid(layout):
+                in_node = tp <= system.devices_per_node
+                key = (layout.dp, -pp, -tp) if spatial else (layout.dp, not in_node, -tp)
+                candidates.append((key, layout))
+    if not candidates:
+        raise InfersimError(f"no layout of {model.id} fits the {n} devices of '{system.id}' with batch {batch}; "
+                            f"give --tp/--pp/--dp")
+    return min(candidates, key=lambda kv: kv[0])[1]
