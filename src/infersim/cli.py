@@ -23,6 +23,17 @@ app = typer.Typer(
 
 ModelOpt = typer.Option(..., "--model", "-m", help="catalog model id (`infersim models`) or a config.json / YAML path")
 DeviceOpt = typer.Option(..., "--device", "-d", help="catalog device id (`infersim devices`) or a YAML path")
+MaybeDeviceOpt = typer.Option(None, "--device", "-d",
+                              help="catalog device id (`infersim devices`) or a YAML path (or give --system)")
+SystemOpt = typer.Option(None, "--system", "-s", help="catalog system id (`infersim systems`) or a YAML path")
+DevicesOpt = typer.Option(None, "--devices", "-n", help="N devices: N of --device behind a switch, or --system resized")
+TpOpt = typer.Option(None, "--tp", help="tensor-parallel degree")
+PpOpt = typer.Option(None, "--pp", help="pipeline-parallel degree (stages)")
+DpOpt = typer.Option(None, "--dp", help="data-parallel degree (replicas; divides the batch)")
+EpOpt = typer.Option(None, "--ep", help="expert-parallel degree (MoE; divides tp·dp)")
+CpOpt = typer.Option(None, "--cp", help="context-parallel degree (ring attention over the prompt)")
+OverlapOpt = typer.Option(False, "--overlap", help="hide collectives under compute (up to its length)")
+MicrobatchOpt = typer.Option(None, "--microbatches", help="sequence groups a pipeline keeps in flight")
 BatchOpt = typer.Option(1, "--batch", "-b", help="sequences decoded together")
 PromptOpt = typer.Option(1024, "--prompt", "-p", help="prompt tokens per sequence")
 OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence")
@@ -44,24 +55,29 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _estimate(model: str, device: str, batch: int, prompt: int, output: int, weights_dtype: Optional[str],
+def _estimate(model: str, device: Optional[str], batch: int, prompt: int, output: int, weights_dtype: Optional[str],
               kv_dtype: Optional[str], activations_dtype: Optional[str], runtime: Optional[str],
-              calibration: Optional[str] = None) -> Any:
+              calibration: Optional[str] = None, **parallel: Any) -> Any:
     from infersim.cost.estimate import estimate
 
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
                     weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
-                    runtime=runtime, calibration=calibration)
+                    runtime=runtime, calibration=calibration, **parallel)
 
 
 @app.command("estimate")
-def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
-                 output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt,
-                 activations_dtype: Optional[str] = ActOpt, runtime: Optional[str] = RuntimeOpt,
-                 calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
-    """Time, memory, energy, cost and bottleneck of one model on one device."""
+def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
+                 prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
+                 kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
+                 runtime: Optional[str] = RuntimeOpt, calibration: Optional[str] = CalibrationOpt,
+                 system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt,
+                 pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
+                 cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
+                 as_json: bool = JsonOpt) -> None:
+    """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration)
+                    calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
+                    microbatches=microbatches)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -71,18 +87,25 @@ def estimate_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = Ba
 
 
 @app.command("explain")
-def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
-                output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt,
-                activations_dtype: Optional[str] = ActOpt, runtime: Optional[str] = RuntimeOpt,
+def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
+                prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
+                kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
+                runtime: Optional[str] = RuntimeOpt,
                 phase: str = typer.Option("both", "--phase", help="prefill, decode or both"),
-                calibration: Optional[str] = CalibrationOpt, as_json: bool = JsonOpt) -> None:
-    """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds."""
+                calibration: Optional[str] = CalibrationOpt, system: Optional[str] = SystemOpt,
+                devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
+                dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt,
+                overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
+                as_json: bool = JsonOpt) -> None:
+    """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
+    collectives with their wire bytes, algorithm and time."""
     from infersim.errors import InfersimError
 
     if phase not in ("prefill", "decode", "both"):
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration)
+                    calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
+                    microbatches=microbatches)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])
@@ -97,13 +120,20 @@ def explain_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = Bat
 
 @app.command("compare")
 def compare_cmd(model: str = ModelOpt,
-                device: list[str] = typer.Option(..., "--device", "-d", help="repeat for each device"),
+                device: list[str] = typer.Option([], "--device", "-d", help="repeat for each device"),
+                system: list[str] = typer.Option([], "--system", "-s", help="repeat for each system (default layouts)"),
                 batch: int = BatchOpt, prompt: int = PromptOpt, output: int = OutputOpt,
                 weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
                 as_json: bool = JsonOpt) -> None:
-    """One model on several devices, side by side."""
+    """One model on several devices or systems, side by side."""
+    from infersim.errors import InfersimError
+
+    if not device and not system:
+        raise InfersimError("give at least one --device or --system to compare")
     estimates = [_estimate(model, d, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, None)
                  for d in device]
+    estimates += [_estimate(model, None, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, None,
+                            system=s) for s in system]
     if as_json:
         _print_json([e.to_dict() for e in estimates])
         return
@@ -124,6 +154,20 @@ def devices_cmd(as_json: bool = JsonOpt) -> None:
     from infersim.report.tables import devices_table
 
     _console().print(devices_table(devices))
+
+
+@app.command("systems")
+def systems_cmd(as_json: bool = JsonOpt) -> None:
+    """List the catalog's multi-chip systems: device, count, topology, links."""
+    from infersim.specs.catalog import all_systems
+
+    systems = all_systems()
+    if as_json:
+        _print_json([s.model_dump() for s in systems])
+        return
+    from infersim.report.tables import systems_table
+
+    _console().print(systems_table(systems))
 
 
 @app.command("models")

@@ -371,8 +371,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                             f"use --activations-dtype {formats}")
     degrees = dict(tp=tp, pp=pp, dp=dp, ep=ep, cp=cp)
     if layout is None:
-        if any(v is not None for v in degrees.values()) or sys_spec is None:
-            layout = layout_from(**degrees)
+        if any(v is not None for v in degrees.values()):
+            layout = layout_from(devices, **degrees)  # with --devices, the degrees must use all of them
+        elif sys_spec is None:
+            layout = Layout()
         else:
             layout = default_layout(model, sys_spec, workload.batch, workload.prompt_tokens)
     layout.check(model, workload.batch, workload.prompt_tokens)

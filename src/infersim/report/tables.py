@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infersim.cost.estimate import Estimate, OpResult
     from infersim.specs.device import DeviceSpec
     from infersim.specs.model import ModelSpec
+    from infersim.specs.system import SystemSpec
 
 
 def seconds(value: float) -> str:
@@ -38,16 +39,25 @@ def quantity(value: float) -> str:
     return f"{value:.0f}"
 
 
-BOUND_STYLE = {"compute": "red", "memory": "blue", "overhead": "yellow", "host": "magenta", "capacity": "bold red"}
+BOUND_STYLE = {"compute": "red", "memory": "blue", "overhead": "yellow", "host": "magenta", "capacity": "bold red",
+               "communication": "green"}
 
 
 def _bound(name: str) -> str:
     return f"[{BOUND_STYLE.get(name, 'white')}]{name}[/]"
 
 
+def where(est: "Estimate") -> str:
+    """'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8' for a multi-device estimate."""
+    if est.devices == 1 and est.system is None:
+        return est.device
+    layout = " ".join(f"{k}={v}" for k, v in est.layout.items() if v > 1) or "one device"
+    return f"{est.system or est.device}: {est.devices} x {est.device}, {layout}"
+
+
 def summary_table(est: "Estimate") -> Table:
     """The headline numbers of one estimate."""
-    table = Table(title=f"{est.model} on {est.device} ({est.runtime}): batch {est.batch}, "
+    table = Table(title=f"{est.model} on {where(est)} ({est.runtime}): batch {est.batch}, "
                         f"prompt {est.prompt_tokens}, output {est.output_tokens}, weights {est.weights_dtype}, "
                         f"KV {est.kv_dtype}", show_header=False, title_justify="left")
     table.add_column("quantity", style="bold")
@@ -60,10 +70,23 @@ def summary_table(est: "Estimate") -> Table:
         ("end-to-end latency", seconds(est.e2e_seconds)),
         ("output tokens/s per user", f"{est.output_tokens_per_s_per_user:,.1f}"),
         ("output tokens/s in total", f"{est.output_tokens_per_s_total:,.1f}"),
-        ("weights", gigabytes(mem.weights_bytes)),
-        ("KV cache", gigabytes(mem.kv_cache_bytes)),
-        ("activations (peak)", gigabytes(mem.activation_bytes)),
-        ("memory total / capacity", f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
+    ]
+    if est.devices > 1:
+        comm = est.decode.comm_seconds
+        rows += [
+            ("communication per decode step", f"{seconds(comm)}  ({comm / est.decode.seconds:.0%} of the step)"),
+            ("communication in prefill", seconds(est.prefill.comm_seconds)),
+        ]
+        if est.ops_per_comm_byte:
+            rows.append(("device ops:comms (FLOP/s per link B/s)", f"{est.ops_per_comm_byte:,.0f}"))
+        if est.pipeline_stages > 1:
+            rows.append(("pipeline stages, microbatches in flight", f"{est.pipeline_stages}, {est.microbatches}"))
+    per = " per device" if est.devices > 1 else ""
+    rows += [
+        (f"weights{per}", gigabytes(mem.weights_bytes)),
+        (f"KV cache{per}", gigabytes(mem.kv_cache_bytes)),
+        (f"activations (peak){per}", gigabytes(mem.activation_bytes)),
+        (f"memory total / capacity{per}", f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
         ("largest batch at this context", f"{est.max_batch:,}"),
         ("longest context at this batch", f"{est.max_context_tokens:,} tokens"),
         ("energy per output token", f"{est.joules_per_token:.3g} J"),
@@ -83,19 +106,31 @@ def ops_table(est: "Estimate", phase: str) -> Table:
     ops: Sequence[OpResult] = [op for op in est.ops if op.phase == phase]
     result = est.prefill if phase == "prefill" else est.decode
     what = "one prefill pass" if phase == "prefill" else "the mean decode step"
-    table = Table(title=f"{phase}: {what} of {est.model} on {est.device} = {seconds(result.seconds)} "
-                        f"(device {seconds(result.device_seconds)}, host {seconds(result.host_seconds)})",
+    comm = f", communication {seconds(result.comm_seconds)}" if result.comm_seconds else ""
+    table = Table(title=f"{phase}: {what} of {est.model} on {where(est)} = {seconds(result.seconds)} "
+                        f"(device {seconds(result.device_seconds)}, host {seconds(result.host_seconds)}{comm})",
                   title_justify="left")
     for column, justify in (("op", "left"), ("×", "right"), ("shape", "left"), ("dtype", "left"),
                             ("FLOPs", "right"), ("bytes", "right"), ("FLOP/B", "right"), ("device FLOP/B", "right"),
                             ("time", "right"), ("share", "right"), ("bound by", "left")):
         table.add_column(column, justify=justify)
+    total = sum(op.seconds for op in ops)
     for op in ops:
         intensity = "∞" if op.arithmetic_intensity is None else f"{op.arithmetic_intensity:,.1f}"
-        share = op.seconds / result.device_seconds if result.device_seconds else 0.0
+        share = op.seconds / total if total else 0.0
+        if op.kind == "collective":  # wire bytes and the algorithm instead of memory traffic and intensity
+            table.add_row(op.name, str(op.count), op.shape, op.algorithm or "", "", quantity(op.wire_bytes) + "B wire",
+                          "", "", seconds(op.seconds), f"{share:.1%}", _bound(op.bound_by))
+            continue
         table.add_row(op.name, str(op.count), op.shape, op.dtype, quantity(op.flops), quantity(op.bytes) + "B",
                       intensity, f"{op.device_ops_per_byte:,.0f}", seconds(op.seconds), f"{share:.1%}",
                       _bound(op.bound_by))
+    if result.wire_bytes:
+        ratio = result.flops / result.wire_bytes
+        table.caption = (f"ops:comms of this phase: {quantity(result.flops)}FLOP / {quantity(result.wire_bytes)}B on "
+                         f"the wire = {ratio:,.0f} FLOP per wire byte; the device does {est.ops_per_comm_byte or 0:,.0f} "
+                         f"FLOP per link byte, so communication binds where the phase's ratio is lower")
+        table.caption_justify = "left"
     return table
 
 
@@ -106,7 +141,7 @@ def compare_table(estimates: Sequence["Estimate"]) -> Table:
                         f"output {first.output_tokens}", title_justify="left")
     table.add_column("", style="bold")
     for est in estimates:
-        table.add_column(est.device, justify="right")
+        table.add_column(where(est), justify="right")
     rows = [
         ("TTFT", lambda e: seconds(e.ttft_seconds)),
         ("TPOT", lambda e: seconds(e.tpot_seconds)),
@@ -136,6 +171,22 @@ def devices_table(devices: Sequence["DeviceSpec"]) -> Table:
         table.add_row(d.id, d.execution_model, f"{d.peak_for('bf16') / 1e12:,.0f}",
                       f"{main.capacity_bytes / 1e9:,.2f} GB {main.technology}", f"{main.bytes_per_s / 1e12:,.2f}",
                       f"{d.ops_per_byte():,.1f}", f"{d.tdp_watts:,.0f}")
+    return table
+
+
+def systems_table(systems: Sequence["SystemSpec"]) -> Table:
+    """One row per system: device and count, topology, per-device link bandwidth and latency."""
+    table = Table(title="systems (link = one device's links at its own level, per direction)", title_justify="left")
+    for column in ("id", "devices", "device", "topology", "link GB/s", "latency µs", "network GB/s"):
+        table.add_column(column, justify="left" if column in ("id", "device", "topology") else "right", no_wrap=True)
+    for s in systems:
+        topology = s.topology.kind + (f" {s.nodes} x {s.devices_per_node} ({s.topology.node.kind})"
+                                      if s.topology.kind == "two-level" else "")
+        dims = getattr(s.topology, "dims", None)
+        topology += f" {'x'.join(map(str, dims))}" if dims else ""
+        network = f"{s.network.device_bytes_per_s_per_direction / 1e9:,.0f}" if s.network else ""
+        table.add_row(s.id, str(s.device_count), s.device, topology,
+                      f"{s.device_bytes_per_s_per_direction / 1e9:,.0f}", f"{s.link.latency_seconds * 1e6:.2g}", network)
     return table
 
 
