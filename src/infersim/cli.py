@@ -142,6 +142,31 @@ def compare_cmd(model: str = ModelOpt,
     _console().print(compare_table(estimates))
 
 
+@app.command("plan")
+def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchOpt, prompt: int = PromptOpt,
+             output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt, kv_dtype: Optional[str] = KvOpt,
+             activations_dtype: Optional[str] = ActOpt, runtime: Optional[str] = RuntimeOpt,
+             target: Optional[float] = typer.Option(None, "--target-tokens-per-s-per-user",
+                                                    help="slowest acceptable output tokens/s per user"),
+             max_ttft: Optional[float] = typer.Option(None, "--max-ttft", help="longest acceptable TTFT, seconds"),
+             max_devices: int = typer.Option(4096, "--max-devices", help="search no further than this many devices"),
+             as_json: bool = JsonOpt) -> None:
+    """The fewest devices, and the layout on them, that hold the model and meet the targets, and why."""
+    from infersim.serving.plan import plan
+
+    result = plan(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output, weights_dtype=weights_dtype,
+                  kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime,
+                  min_tokens_per_s_per_user=target, max_ttft_seconds=max_ttft, max_devices=max_devices)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from infersim.report.tables import plan_tables
+
+    console = _console()
+    for part in plan_tables(result):
+        console.print(part)
+
+
 @app.command("devices")
 def devices_cmd(as_json: bool = JsonOpt) -> None:
     """List the catalog's devices."""

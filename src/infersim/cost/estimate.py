@@ -49,7 +49,7 @@ from infersim.specs.device import DeviceSpec
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.layout import Layout, layout_from, split
 from infersim.specs.model import ModelSpec
-from infersim.specs.system import SystemSpec
+from infersim.specs.system import DIMMED, SystemSpec
 from infersim.specs.workload import Workload
 
 Runtime = Literal["cuda-graph", "eager", "compiled"]
@@ -321,15 +321,15 @@ def _resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec |
     """The device, and the system it sits in (None for one device on its own)."""
     if system is not None:
         sys_spec = load_system(system)
-        base = load_device(sys_spec.device, calibration)
-        if device is not None and load_device(device).id != base.id:
-            raise InfersimError(f"system {sys_spec.id} is built of {base.id}, not {load_device(device).id}; "
+        base = load_device(device if device is not None else sys_spec.device, calibration)
+        if sys_spec.device not in (base.id, base.calibrates):
+            raise InfersimError(f"system {sys_spec.id} is built of {sys_spec.device}, not {base.id}; "
                                 f"drop --device or pick another system")
         if devices is not None and devices != sys_spec.device_count:
-            sys_spec = sys_spec.resized(devices) if not hasattr(sys_spec.topology, "dims") else sys_spec
-            if sys_spec.device_count != devices:
-                raise InfersimError(f"system {sys_spec.id} is a fixed {sys_spec.topology.kind}; "
-                                    f"--devices cannot resize it (use a system of {devices})")
+            if isinstance(sys_spec.topology, DIMMED):
+                raise InfersimError(f"system {sys_spec.id} is a fixed {sys_spec.topology.kind}; --devices cannot "
+                                    f"resize it (use a system of {devices})")
+            sys_spec = sys_spec.resized(devices)
         return base, sys_spec
     if device is None:
         raise InfersimError("give a --device or a --system")

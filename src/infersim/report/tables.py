@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infersim.cost.estimate import Estimate, OpResult
     from infersim.specs.device import DeviceSpec
     from infersim.specs.model import ModelSpec
+    from infersim.serving.plan import Plan
     from infersim.specs.system import SystemSpec
 
 
@@ -172,6 +173,46 @@ def devices_table(devices: Sequence["DeviceSpec"]) -> Table:
                       f"{main.capacity_bytes / 1e9:,.2f} GB {main.technology}", f"{main.bytes_per_s / 1e12:,.2f}",
                       f"{d.ops_per_byte():,.1f}", f"{d.tdp_watts:,.0f}")
     return table
+
+
+def plan_tables(result: "Plan") -> list[object]:
+    """The plan's answer (its estimate's summary), then why fewer devices do not do."""
+    wanted = []
+    if result.targets.get("min_tokens_per_s_per_user"):
+        wanted.append(f"≥ {result.targets['min_tokens_per_s_per_user']:,.0f} tokens/s per user")
+    if result.targets.get("max_ttft_seconds"):
+        wanted.append(f"TTFT ≤ {seconds(result.targets['max_ttft_seconds'])}")
+    goal = ", ".join(wanted) or "fits in memory"
+    if result.best is None:
+        table = Table(title=f"{result.model} on {result.device}: no system of up to the searched size meets: {goal}",
+                      title_justify="left")
+    else:
+        table = summary_table(result.best)
+        table.title = (f"plan: {result.best.devices} x {result.device} ({where(result.best)}) is the smallest that "
+                       f"meets: {goal}\n{table.title}")
+    why = Table(title=f"why not fewer ({result.layouts_tried} layouts estimated)", title_justify="left")
+    why.add_column("devices", justify="right")
+    why.add_column("reason")
+    shown = list(result.rejected)
+    if len(shown) > 8:  # the first (weights alone) and the last few before the answer say the most
+        skipped = len(shown) - 7
+        shown = shown[:1] + [None] + shown[-6:]
+    for r in shown:
+        if r is None:
+            why.add_row("…", f"{skipped} more counts rejected (see --json)")
+        else:
+            why.add_row(str(r.devices), r.reason)
+    parts: list[object] = [table, why]
+    if result.alternatives:
+        alt = Table(title="other layouts on as many devices", title_justify="left")
+        for column in ("layout", "tokens/s per user", "tokens/s total", "TTFT", "$ per M tokens"):
+            alt.add_column(column, justify="left" if column == "layout" else "right")
+        for e in result.alternatives:
+            layout = " ".join(f"{k}={v}" for k, v in e.layout.items() if v > 1) or "one device"
+            alt.add_row(layout, f"{e.output_tokens_per_s_per_user:,.1f}", f"{e.output_tokens_per_s_total:,.1f}",
+                        seconds(e.ttft_seconds), f"${e.usd_per_million_tokens:,.3g}")
+        parts.append(alt)
+    return parts
 
 
 def systems_table(systems: Sequence["SystemSpec"]) -> Table:
