@@ -153,12 +153,14 @@ def test_default_layouts():
     (dict(device="h100-sxm", devices=4, tp=2), "uses 2 devices, not the 4 asked for"),
     (dict(system="dgx-h100", device="a100-80gb"), "built of h100-sxm, not a100-80gb"),
     (dict(system="dgx-h10"), "unknown system 'dgx-h10'"),
+    (dict(device="h100-sxm", devices=2, tp=2, model="llama-3.1-405b"), "cannot hold llama-3.1-405b's weights"),
+    (dict(system="dgx-h100-4node", cp=12), "must fit in one node"),
 ])
 def test_layouts_that_cannot_work_say_why(kwargs, message):
     kwargs = {"batch": 1, **kwargs}
-    device = kwargs.pop("device", None)
+    device, model = kwargs.pop("device", None), kwargs.pop("model", "llama-3.1-8b")
     with pytest.raises(InfersimError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        estimate("llama-3.1-8b", device, output_tokens=4, **kwargs)
+        estimate(model, device, output_tokens=4, **kwargs)
 
 
 def test_cli_multi_device_estimate_and_bad_layout(cli):

@@ -406,6 +406,12 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout)
 
     weights = device_weight_bytes(model, workload.weights_dtype, layout)
+    if sys_spec is not None and weights > device.capacity_bytes:
+        needed = -(-model.total_params * bytes_per_element(workload.weights_dtype) // device.capacity_bytes)
+        raise InfersimError(f"{layout.devices} x {device.id} under {layout.describe()} cannot hold {model.id}'s weights: "
+                            f"{weights / 1e9:,.1f} GB on the busiest device, which holds "
+                            f"{device.capacity_bytes / 1e9:,.3g} GB; it needs at least {needed:.0f} devices "
+                            f"(`infersim plan` finds a layout)")
     share = kv_share(model, layout)
     kv = kv_cache_bytes(model, workload.kv_dtype, replica_batch, workload.context_tokens) * share
     activations = _activation_peak(prefill_ops, model, replica, layout)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infersim.cost.estimate import Estimate, estimate
-from infersim.cost.parallel import switch_of
+from infersim.cost.parallel import device_weight_bytes, switch_of
 from infersim.errors import InfersimError
 from infersim.specs.catalog import all_systems, load_device, load_model
 from infersim.specs.device import DeviceSpec
@@ -207,7 +207,13 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
             rejected.append(Rejected(*last_fit_failure))
             last_fit_failure = None
         qualified, misses = [], []
-        for layout in layouts_for(model, n, batch, prompt_tokens):
+        layouts = layouts_for(model, n, batch, prompt_tokens)
+        heaviest: tuple[float, Layout] | None = None  # the layout whose busiest device overflows least
+        for layout in layouts:
+            stored = device_weight_bytes(model, dtype, layout)
+            if stored > device.capacity_bytes:  # estimate refuses it; no need to time it
+                heaviest = min(heaviest or (stored, layout), (stored, layout), key=lambda sl: sl[0])
+                continue
             est = estimate(model, device if system is None else None, system=system, layout=layout, **common)
             tried += 1
             miss = _meets(est, min_tokens_per_s_per_user, max_ttft_seconds)
@@ -215,14 +221,18 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
         if qualified:
             qualified.sort(key=lambda e: (e.usd_per_million_tokens, -e.output_tokens_per_s_per_user))
             return Plan(model.id, device.id, targets, qualified[0], tuple(rejected), tried, tuple(qualified[1:4]))
-        if misses:
-            fitting = [(e, m) for e, m in misses if e.memory.fits]
-            if fitting:
-                best, _ = max(fitting, key=lambda em: em[0].output_tokens_per_s_per_user)
-                reason = f"best of {len(misses)} layouts ({_layout(best)}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
-            else:
-                tightest = min(misses, key=lambda em: em[0].memory.total_bytes)[0]
-                reason = f"no layout fits: the best ({_layout(tightest)}) {_meets(tightest, None, None)}"
+        fitting = [(e, m) for e, m in misses if e.memory.fits]
+        if fitting:
+            best, _ = max(fitting, key=lambda em: em[0].output_tokens_per_s_per_user)
+            reason = f"best of {len(misses)} layouts ({_layout(best)}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
+        elif misses:
+            tightest = min(misses, key=lambda em: em[0].memory.total_bytes)[0]
+            reason = f"no layout fits: the best ({_layout(tightest)}) {_meets(tightest, None, None)}"
+        elif heaviest is not None:
+            stored, layout = heaviest
+            name = " ".join(f"{k}={v}" for k, v in layout.model_dump().items() if v > 1) or "one device"
+            reason = (f"no layout fits: the best ({name}) stores {_bytes(stored)} of weights on its busiest device, "
+                      f"which holds {_bytes(device.capacity_bytes)}")
         else:
             reason = "no layout of the model divides this many devices"
         rejected.append(Rejected(n, reason))
