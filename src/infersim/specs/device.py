@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from infersim.specs.dtypes import DTYPES
 
@@ -88,6 +88,17 @@ class Efficiency(BaseModel):
         return fraction
 
 
+class MatrixUnit(BaseModel):
+    """The systolic matrix units of a device (a TPU's MXUs): `count` arrays of `rows` × `cols`
+    multiply-accumulate cells per chip. A weight tile of rows × cols sits in an array while
+    activation rows stream through it; `cost/systolic.py` turns the shapes into the array's utilisation."""
+
+    model_config = _FROZEN
+    rows: PositiveInt = Field(description="cells along the contracted dimension k (the weight tile's rows)")
+    cols: PositiveInt = Field(description="cells along the output dimension n (the weight tile's columns)")
+    count: PositiveInt = Field(description="arrays per chip, over all its cores")
+
+
 class Price(BaseModel):
     """What the device costs: to buy (USD per device) and/or to rent (USD per device-hour)."""
 
@@ -116,6 +127,7 @@ class DeviceSpec(BaseModel):
     tdp_watts: PositiveFloat
     price: Price
     efficiency: Efficiency
+    matrix_unit: MatrixUnit | None = Field(None, description="systolic devices: the matrix arrays shapes pad to")
     efficiency_from: str | None = Field(None, description="catalog device whose fitted efficiency this one assumes")
     calibrates: str | None = Field(None, description="the device id a calibrated file stands for")
     notes: str = ""
@@ -133,6 +145,8 @@ class DeviceSpec(BaseModel):
         for tier in self.memory:
             if tier.role == "resident" and tier.bytes_per_s is None:
                 raise ValueError(f"resident memory tier '{tier.name}' needs bytes_per_s")
+        if self.matrix_unit is not None and self.execution_model != "systolic":
+            raise ValueError(f"matrix_unit is only used by systolic devices; this one is '{self.execution_model}'")
         return self
 
     # ---- derived figures --------------------------------------------------------------------------
