@@ -135,6 +135,8 @@ class Op:
     gemm_rows: float = 0.0  # m of each GEMM a matmul op runs (rows per expert for grouped experts)
     collective: str | None = None  # collective ops: all-reduce, all-gather, all-to-all, send-recv
     axis: str | None = None  # the parallel axis whose group runs the collective: tp, ep, cp
+    gemm_inner: float = 0.0  # k of each GEMM (d_qk of attention's score product; 0 where not fixed)
+    gemm_cols: float = 0.0  # n of each GEMM (d_v of attention's value product; 0 where not fixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +198,8 @@ def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: floa
         activation_bytes=n * (d_in + d_out) * c.act_b,
     )
     shape = f"[{_fmt(n)}, {d_in}] @ [{d_in}, {d_out}]"
-    return Op(name, "matmul", c.phase, cost, shape, count, 1, c.weights_dtype, elements, n / gemms)
+    return Op(name, "matmul", c.phase, cost, shape, count, 1, c.weights_dtype, elements, n / gemms,
+              gemm_inner=d_in, gemm_cols=d_out)
 
 
 def _elementwise(c: _Ctx, name: str, kind: OpKind, elements_in: float, elements_out: float,
@@ -295,8 +298,8 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
         value = Cost(flops=2.0 * b * t * heads * s * d_v, activation_bytes=o_bytes + value_bytes)
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
     ops = [
-        Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1),
-        Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0),  # fused with score
+        Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1, gemm_inner=d_qk),
+        Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0, gemm_cols=d_v),  # fused with score
     ]
     if cp > 1 and c.phase == "prefill":  # ring attention: pass this device's key/value block on, cp − 1 times
         block = b * t * (key_width + value_width) * kv_b

@@ -1,11 +1,13 @@
 """Time and boundness of one op on one device: the roofline with achievable fractions and overheads.
 
-    t_compute = FLOPs / (peak FLOP/s · compute fraction)
+    t_compute = FLOPs / (peak FLOP/s · compute fraction · u)
     t_memory  = Σ_classes bytes_class · seconds_per_byte_class      (placement.py)
     t_op      = max(t_compute, t_memory) + launches · kernel overhead
 
 The binding limit is whichever term is largest: compute, memory, or the fixed overhead
 (scaling-book "roofline": an op takes at least the larger of its compute and memory times).
+u is 1 except on a systolic device with a `matrix_unit`, where it is the array's utilisation by the
+op's GEMM shapes (cost/systolic.py: padding k and n to the array, and m rows streaming per weight tile).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from infersim.cost.ops import Number, Op, mean_of
 from infersim.cost.placement import Placement
+from infersim.cost.systolic import systolic_utilisation
 from infersim.specs.device import DeviceSpec
 from infersim.specs.dtypes import WEIGHT_ONLY_FORMATS
 
@@ -48,6 +51,8 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
     else:
         dtype = matmul_dtype(device, op.weights_dtype, activations_dtype)
         flops_per_s = device.peak_for(dtype) * eff.matmul_fraction(dtype, op.gemm_rows)
+    if device.matrix_unit is not None:  # systolic devices only (DeviceSpec checks)
+        flops_per_s *= systolic_utilisation(device.matrix_unit, op.gemm_rows, op.gemm_inner, op.gemm_cols)
     compute = op.cost.flops / flops_per_s
     memory = placement.memory_seconds(op.cost)
     overhead = op.launches * eff.kernel_overhead_seconds
