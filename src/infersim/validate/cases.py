@@ -36,6 +36,7 @@ KERNEL_KINDS = {"gemm": "gemm", "gemm_graph": "gemm", "attn_prefill": "attention
                 "attn_decode": "attention_decode", "copy": "copy"}
 WHOLE_MODEL_KINDS = ("hf_prefill", "hf_decode_eager", "fast_prefill", "fast_decode_graph")
 METADATA_KINDS = ("machine", "model_info", "fast_model_info")
+LAYOUT_DEGREES = ("tp", "pp", "dp", "ep", "cp")  # the parallel degrees `infersim.estimate` takes
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,12 @@ class Case:
     """One measured figure and the configuration it was measured in.
 
     `kernel` is set for a single timed operation (gemm, attention_prefill, attention_decode, copy;
-    its `shape` holds the sizes); otherwise the case is a whole model served on `devices` devices and
-    predicted with `infersim.estimate`. `value` is in SI units (seconds, bytes/s, FLOP/s, tokens/s).
+    its `shape` holds the sizes); otherwise the case is a whole model served on `devices`
+    devices and predicted with `infersim.estimate`. Several devices sit in the catalog system
+    `system_id` (resized to `devices` where it can be), or, without one, behind a switch on the
+    device's fastest link (`cost.parallel.switch_of`); `layout` holds the parallel degrees the row
+    states or its assumptions choose (tp, pp, dp, ep, cp; the rest default). `value` is in SI units
+    (seconds, bytes/s, FLOP/s, tokens/s).
     """
 
     id: str
@@ -58,6 +63,8 @@ class Case:
     device: str | None = None
     device_name: str = ""
     devices: int | None = 1
+    system_id: str | None = None
+    layout: dict[str, int] = field(default_factory=dict)
     parallelism: str = ""
     weights_dtype: str | None = None
     kv_dtype: str | None = None
@@ -84,7 +91,8 @@ class Case:
 _PUBLISHED_FIELDS = {
     "id": "id", "category": "category", "metric": "metric", "value": "value", "source": "source",
     "system": "system", "model": "model", "model_name": "model_name", "device": "device",
-    "device_name": "device_name", "devices": "devices", "parallelism": "parallelism", "precision": "weights_dtype",
+    "device_name": "device_name", "devices": "devices", "system_id": "system_id", "layout": "layout",
+    "parallelism": "parallelism", "precision": "weights_dtype",
     "kv_dtype": "kv_dtype", "activations_dtype": "activations_dtype", "batch": "batch",
     "prompt_tokens": "prompt_tokens", "output_tokens": "output_tokens", "runtime": "runtime", "kernel": "kernel",
     "shape": "shape", "requires": "requires", "assumptions": "assumptions", "value_text": "value_text",
@@ -120,6 +128,10 @@ def published_cases() -> list[Case]:
         fields["value"] = float(fields["value"])
         fields["value_text"] = str(fields.get("value_text", ""))
         fields["requires"] = tuple(fields.get("requires", ()))
+        layout = fields.get("layout", {})
+        if not isinstance(layout, dict) or set(layout) - set(LAYOUT_DEGREES):
+            raise InfersimError(f"published.yaml entry {fields['id']}: layout must map {', '.join(LAYOUT_DEGREES)} "
+                                f"to degrees, got {layout!r}")
         fields.setdefault("devices", None)  # null or absent: the row does not state it
         cases.append(Case(**fields))
     return cases

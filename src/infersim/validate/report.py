@@ -78,8 +78,6 @@ def unsupported_markdown(results: tuple[Result, ...] | list[Result]) -> str:
         if r.status != UNSUPPORTED:
             continue
         tags = [text for text in FEATURES.values() if text in r.note]
-        if "multi-chip is issue 5" in r.note:
-            tags.append("several devices: multi-chip is issue 5")
         if not tags:
             tags = [r.note]
         for tag in tags:

@@ -1,7 +1,8 @@
 """Predict every case with infersim's own cost model and compare with what was measured.
 
-- A whole-model case is one `infersim.estimate` call (model, device, batch, prompt, output, formats,
-  runtime); the metric picks a field of the estimate (tokens/s per GPU is the total over the devices).
+- A whole-model case is one `infersim.estimate` call (model, device or system and device count, layout,
+  batch, prompt, output, formats, runtime); the metric picks a field of the estimate (tokens/s per GPU
+  is the total over the devices).
 - A kernel case (one GEMM, attention or copy timed alone) is the same op infersim builds inside a
   forward pass, timed by the same roofline, placement and runtime rules the estimate uses:
   a [m, k] x [k, n] GEMM is the down projection of a one-layer model with MLP width k and hidden size
@@ -12,8 +13,8 @@
 Status: `scored` (predicted, error = predicted / measured − 1 on the metric as given, so a positive
 error is a predicted throughput too high or a predicted time too long), `scored-does-not-fit` (the
 case's weights, cache and activations exceed the device: the prediction is shown, but left out of the
-error statistics since no such run could happen), or `unsupported` with the reason (multi-chip,
-speculative decoding, serving simulation, ... : what infersim cannot express yet).
+error statistics since no such run could happen), or `unsupported` with the reason (speculative
+decoding, serving simulation, an unstated device count, ... : what infersim cannot express yet).
 """
 
 from __future__ import annotations
@@ -118,10 +119,10 @@ def _min_devices_note(case: Case) -> str:
 def unsupported_reasons(case: Case) -> list[str]:
     """Why infersim cannot predict this case yet (empty: it can).
 
-    What the measurement involves that infersim cannot model (its `requires`, several devices) comes
-    first; only when nothing of that kind blocks it are missing inputs named (a model or device not in
-    the catalog, a metric infersim does not predict, an unstated workload), so each reason is the one
-    to fix."""
+    What the measurement involves that infersim cannot model (its `requires`) and an unstated device
+    count come first; only when nothing of that kind blocks it are missing inputs named (a model or
+    device not in the catalog, a metric infersim does not predict, an unstated workload), so each
+    reason is the one to fix."""
     reasons = [FEATURES.get(feature, f"requires {feature}") for feature in case.requires]
     if case.unsupported:
         reasons.append(case.unsupported)
@@ -129,14 +130,11 @@ def unsupported_reasons(case: Case) -> list[str]:
         detail = case.device_name.removeprefix("not stated").strip(" ()")
         reasons.append("hardware and device count not stated" + (f" ({detail})" if detail else ""))
     elif case.devices is None:
-        reasons.append(f"device count not stated{_min_devices_note(case)}: multi-chip is issue 5")
-    elif case.devices > 1:
-        how = f" ({case.parallelism})" if case.parallelism else ""
-        reasons.append(f"needs {case.devices} devices{how}: multi-chip is issue 5")
+        reasons.append(f"device count not stated{_min_devices_note(case)}")
     if reasons:
         return reasons
     metrics = KERNEL_METRICS if case.kernel else ESTIMATE_METRICS
-    if case.device is None:
+    if case.device is None and case.system_id is None:
         stated = case.device_name or "not stated"
         reasons.append(f"hardware {stated}" if "not" in stated or "single" in stated
                        else f"device not in catalog: {stated}")
@@ -221,15 +219,20 @@ def _predict_kernel(case: Case) -> tuple[float, list[str]]:
 
 def _predict_model(case: Case) -> tuple[float, list[str], bool]:
     from infersim.cost.estimate import estimate
+    from infersim.specs.layout import Layout
 
     est = estimate(case.model, case.device, batch=case.batch, prompt_tokens=case.prompt_tokens,
                    output_tokens=case.output_tokens, weights_dtype=case.weights_dtype, kv_dtype=case.kv_dtype,
-                   activations_dtype=case.activations_dtype, runtime=case.runtime)
+                   activations_dtype=case.activations_dtype, runtime=case.runtime, system=case.system_id,
+                   devices=case.devices, **case.layout)
     if case.metric == "output_tokens_per_s_per_gpu":
-        value = est.output_tokens_per_s_total / (case.devices or 1)
+        value = est.output_tokens_per_s_total / est.devices
     else:
         value = float(getattr(est, case.metric))
-    return value, list(est.notes), est.memory.fits
+    notes = list(est.notes)
+    if est.devices > 1:
+        notes.insert(0, f"{est.devices} x {est.device} on {est.system}, {Layout(**est.layout).describe()}")
+    return value, notes, est.memory.fits
 
 
 def score_case(case: Case) -> Result:
