@@ -12,6 +12,7 @@ import pytest
 
 from infersim.calibration.h100 import score_llama_2_7b
 from infersim.cost.estimate import estimate
+from infersim.errors import InfersimError
 from infersim.validate import score_measured_file, scorecard
 from infersim.validate.cases import Case, published_cases, published_entries
 from infersim.validate.score import MISFIT, SCORED, UNSUPPORTED, score_case, score_published, summarize
@@ -72,7 +73,8 @@ def test_single_device_ttft_row(published):
 def test_expected_published_rows_are_scored(published):
     single = ("18a", "19a", "23a", "25a", "26a", "26b", "28a", "29a", "30a", "31a", "32a", "8a", "10a", "75a")
     several = ("1a", "2a", "3a", "4a", "5a", "6a", "7a", "9a", "9b", "10b", "14a", "15a",  # custom accelerators
-               "20a", "21a", "22a", "24a", "27a", "27b", "28b")  # TensorRT-LLM tensor parallel
+               "20a", "21a", "22a", "24a", "27a", "27b", "28b",  # TensorRT-LLM tensor parallel
+               "76a", "76b", "77a", "79a", "79b")  # nccl-tests
     for case in single + several:
         assert published[case].status in (SCORED, MISFIT), (case, published[case].note)
         assert math.isfinite(published[case].error), case
@@ -164,6 +166,32 @@ def test_custom_accelerator_counts_are_stated_assumptions():
     # the weights alone: 6.74 GB of int8 Llama-2-7B / 230 MB = 29.3 -> 30 chips -> 32 in whole nodes of 8,
     # which infersim rejects (the end stages also hold the embedding, LM head and activations)
     assert math.ceil(math.ceil(6.738415616e9 / 230e6) / 8) * 8 == 32 < cases["2a"].devices
+
+
+def test_bus_bandwidth_is_nccl_tests_formula_by_hand():
+    """nccl-tests PERFORMANCE.md: busbw = algbw · 2(n−1)/n for all-reduce, algbw · (n−1)/n for all-gather."""
+    from infersim.validate.score import bus_bytes_per_s
+
+    algbw = 2**33 / 0.1  # 8 GiB in 0.1 s
+    assert bus_bytes_per_s("all-reduce", 2**33, 0.1, 8) == pytest.approx(algbw * 14 / 8)
+    assert bus_bytes_per_s("all-gather", 2**33, 0.1, 8) == pytest.approx(algbw * 7 / 8)
+    assert bus_bytes_per_s("reduce-scatter", 2**33, 0.1, 32) == pytest.approx(algbw * 31 / 32)
+    assert bus_bytes_per_s("send-recv", 2**33, 0.1, 2) == pytest.approx(algbw)
+    with pytest.raises(InfersimError, match="unknown collective"):
+        bus_bytes_per_s("allreduce", 2**33, 0.1, 8)
+
+
+def test_nccl_all_reduce_row_by_hand(published):
+    """#76: 8x H100 nccl-tests AllReduce of 8 GiB on dgx-h100 (W = 18 x 25 GB/s = 450 GB/s per direction,
+    α₀ = 6 µs, α = 2 µs per step). The ring wins: t = α₀ + 2(n−1)α + 2(n−1)/n · B/W, so
+    busbw = 2(n−1)/n · B / t = 1.75 · 2³³ / (1.75 · 2³³ / 450e9 + 34 µs) ≈ 449.5 GB/s."""
+    row = published["76a"]
+    size, n = 2**33, 8
+    seconds = 6e-6 + 2 * (n - 1) * 2e-6 + 2 * (n - 1) / n * size / 450e9
+    assert row.status == SCORED
+    assert row.predicted == pytest.approx(size / seconds * 2 * (n - 1) / n, rel=1e-9)
+    assert row.note == "ring all-reduce on dgx-h100 (8 x h100-sxm)"
+    assert "(32 x h100-sxm)" in published["77a"].note and "a100-80gbx8" in published["79b"].note
 
 
 def test_unsupported_reasons_name_what_is_missing(published):

@@ -43,8 +43,8 @@ LAYOUT_DEGREES = ("tp", "pp", "dp", "ep", "cp")  # the parallel degrees `infersi
 class Case:
     """One measured figure and the configuration it was measured in.
 
-    `kernel` is set for a single timed operation (gemm, attention_prefill, attention_decode, copy;
-    its `shape` holds the sizes); otherwise the case is a whole model served on `devices`
+    `kernel` is set for a single timed operation (gemm, attention_prefill, attention_decode, copy,
+    collective; its `shape` holds the sizes); otherwise the case is a whole model served on `devices`
     devices and predicted with `infersim.estimate`. Several devices sit in the catalog system
     `system_id` (resized to `devices` where it can be), or, without one, behind a switch on the
     device's fastest link (`cost.parallel.switch_of`); `layout` holds the parallel degrees the row

@@ -8,7 +8,8 @@
   a [m, k] x [k, n] GEMM is the down projection of a one-layer model with MLP width k and hidden size
   n at m token rows; attention is the attention of a one-layer model with those heads; a copy is one
   elementwise op that reads and writes its bytes. Under a CUDA graph the time is the device's alone;
-  eager ops are launched from the host, whose per-op time can bind.
+  eager ops are launched from the host, whose per-op time can bind. A collective (nccl-tests) is
+  `cost.collectives.collective_seconds` on the case's system, reported as nccl-tests' bus bandwidth.
 
 Status: `scored` (predicted, error = predicted / measured − 1 on the metric as given, so a positive
 error is a predicted throughput too high or a predicted time too long), `scored-does-not-fit` (the
@@ -23,7 +24,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from infersim.errors import InfersimError
 from infersim.validate.cases import (
     Case, calibrated_device_for, measured_cases, published_cases, shipped_h100_rows,
 )
+
+if TYPE_CHECKING:
+    from infersim.specs.system import SystemSpec
 
 # What a measurement involves that infersim does not model yet, and why that blocks a prediction.
 FEATURES = {
@@ -40,14 +44,13 @@ FEATURES = {
     "relative": "a ratio between two systems or versions, not one system's absolute figure",
     "training": "training, not inference",
     "kv-compression": "KV-cache quantization, eviction or offload is not modelled",
-    "collectives": "collective communication (NCCL) is not modelled",
     "host-transfer": "host-device (PCIe) copies are not modelled",
     "fp8-attention": "attention in fp8 is not modelled (attention runs in the activation format)",
     "kernel-choice": "one attention efficiency per device: a particular kernel (FlashAttention-2 vs 3) is not modelled",
 }
 ESTIMATE_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_gpu", "output_tokens_per_s_per_user",
                     "ttft_seconds", "tpot_seconds", "prefill_seconds")
-KERNEL_METRICS = ("seconds", "copy_bytes_per_s", "attention_flops_per_s")
+KERNEL_METRICS = ("seconds", "copy_bytes_per_s", "attention_flops_per_s", "bus_bytes_per_s")
 
 SCORED, MISFIT, UNSUPPORTED = "scored", "scored-does-not-fit", "unsupported"
 
@@ -205,9 +208,52 @@ def kernel_seconds(case: Case) -> float:
     return phase.seconds
 
 
+# ---- collective cases: an nccl-tests run on a system ------------------------------------------------
+def bus_bytes_per_s(collective: str, bytes: float, seconds: float, devices: int) -> float:
+    """nccl-tests' bus bandwidth of one collective on `devices` ranks: busbw = algbw · factor, algbw = bytes /
+    seconds.
+
+    `bytes` is the size nccl-tests reports (an all-reduce's buffer on each rank, an all-gather's gathered
+    output, a reduce-scatter's input), the per-device buffer `cost.collectives` takes. The factor makes the
+    figure comparable with a link's bandwidth whatever n: 2(n−1)/n for all-reduce, (n−1)/n for all-gather,
+    reduce-scatter and all-to-all, 1 for send-recv (NVIDIA/nccl-tests doc/PERFORMANCE.md, "Bus bandwidth").
+    E.g. 8 ranks all-reducing 8 GiB in 0.1 s: algbw = 85.9 GB/s, busbw = 85.9 · 14/8 = 150.3 GB/s."""
+    from infersim.cost.collectives import COLLECTIVES
+
+    if collective not in COLLECTIVES:
+        raise InfersimError(f"unknown collective '{collective}': known {', '.join(COLLECTIVES)}")
+    n = devices
+    factor = {"all-reduce": 2 * (n - 1) / n, "send-recv": 1.0}.get(collective, (n - 1) / n)
+    return bytes / seconds * factor
+
+
+def collective_system(case: Case) -> SystemSpec:
+    """The `SystemSpec` a collective case runs on: its catalog system (resized to `devices` where that differs),
+    else `devices` of its device behind a switch on the device's fastest link, as `infersim.estimate` builds it."""
+    from infersim.cost.parallel import switch_of
+    from infersim.specs.catalog import load_device, load_system
+
+    if case.system_id:
+        system = load_system(case.system_id)
+        return system if case.devices in (None, system.device_count) else system.resized(case.devices)
+    return switch_of(load_device(case.device), case.devices)
+
+
+def _predict_collective(case: Case) -> tuple[float, list[str]]:
+    from infersim.cost.collectives import collective_seconds
+
+    system = collective_system(case)
+    kind, size = case.shape["collective"], float(case.shape["bytes"])
+    time = collective_seconds(kind, size, system)
+    note = f"{time.algorithm} {kind} on {system.id} ({system.device_count} x {system.device})"
+    return bus_bytes_per_s(kind, size, time.seconds, system.device_count), [note]
+
+
 def _predict_kernel(case: Case) -> tuple[float, list[str]]:
     from infersim.cost.ops import mean_of
 
+    if case.kernel == "collective":
+        return _predict_collective(case)
     seconds = kernel_seconds(case)
     if case.metric == "copy_bytes_per_s":
         return case.shape["bytes_moved"] / seconds, []
