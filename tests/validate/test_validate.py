@@ -155,7 +155,7 @@ def test_custom_accelerator_counts_are_stated_assumptions():
         if case.category == "custom accelerators" and case.device is not None:
             assert case.devices is not None and case.devices >= 1, case.id
             assert case.batch == 1 and case.prompt_tokens and case.output_tokens, case.id
-    fewest = {"2a": 48, "3a": 256, "6a": 48, "7a": 48, "14a": 1}
+    fewest = {"2a": 48, "3a": 256, "6a": 48, "7a": 48}
     for case_id, devices in fewest.items():
         case = cases[case_id]
         assert "assumed: the fewest" in case.assumptions and "not published" in case.assumptions, case_id

@@ -40,7 +40,7 @@ from infersim.cost.collectives import collective_seconds
 from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
-                                    switch_of)
+                                    lays_out_layers, switch_of)
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
@@ -275,7 +275,6 @@ def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, sh
     return tokens
 
 
-SPATIAL_MACHINES = ("wafer", "sram-dataflow")
 
 
 def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
@@ -283,7 +282,7 @@ def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: Sys
     """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
     efficiency."""
     notes = []
-    if device.execution_model in SPATIAL_MACHINES:
+    if lays_out_layers(device):
         notes.append(f"{device.id} is a spatial machine: each of its {regions} layer region(s) has its own cores "
                      f"and memory, so one token uses 1/{regions} of each device at a time; only with a batch of "
                      f"sequences in flight in the pipeline does the whole machine work")
@@ -387,8 +386,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
-    spatial = device.execution_model in SPATIAL_MACHINES
-    regions = max(layout.stage_layers(model.num_layers)) if spatial else 1
+    regions = max(layout.stage_layers(model.num_layers)) if lays_out_layers(device) else 1
     stages = layout.pp * regions
     m = microbatches or min(replica_batch, stages)
     if m > replica_batch:

@@ -21,6 +21,16 @@ from infersim.specs.model import ModelSpec
 from infersim.specs.system import LinkLevel, SwitchTopology, SystemSpec
 
 
+SPATIAL_MACHINES = ("wafer", "sram-dataflow")
+
+
+def lays_out_layers(device: DeviceSpec) -> bool:
+    """Whether the device gives each layer its own cores and memory (estimate.py: R layer regions): a spatial
+    machine whose weights live in its on-chip SRAM (an LPU, a wafer). A dataflow chip that streams its
+    weights from a shared HBM (SambaNova's SN40L) runs every layer on the whole chip, like a GPU."""
+    return device.execution_model in SPATIAL_MACHINES and device.main_memory.technology.lower().startswith("sram")
+
+
 # ---- what one device stores -------------------------------------------------------------------------
 def attention_elements_per_device(model: ModelSpec, layout: Layout) -> int:
     """Attention weights of one layer on one tensor-parallel device (see `ModelSpec.attention_params_per_layer`).
@@ -155,9 +165,9 @@ def switch_of(device: DeviceSpec, count: int) -> SystemSpec:
 def default_layout(model: ModelSpec, system: SystemSpec, batch: int, prompt_tokens: int) -> Layout:
     """The layout used when none is given: tensor parallelism over as many devices of a node as the heads
     allow, pipeline stages over the rest (as far as layers allow), data parallelism for what is left.
-    Spatial machines (an LPU or a wafer) pipeline layers first, as their compilers do."""
+    Machines that lay layers out in space (an LPU or a wafer) pipeline layers first, as their compilers do."""
     n = system.device_count
-    spatial = system.device_spec().execution_model in ("sram-dataflow", "wafer")
+    spatial = lays_out_layers(system.device_spec())
 
     def valid(layout: Layout) -> bool:
         try:
