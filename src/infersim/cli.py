@@ -167,6 +167,52 @@ def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchO
         console.print(part)
 
 
+@app.command("speculate")
+def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
+                  method: str = typer.Option("eagle", "--method", help="drafter: eagle, medusa, model, ngram"),
+                  draft_model: Optional[str] = typer.Option(None, "--draft-model", help="draft model (--method model)"),
+                  gamma: Optional[int] = typer.Option(None, "--gamma", help="drafted tokens per step γ "
+                                                      "(default: the best of 1-8 for --acceptance)"),
+                  acceptance: Optional[float] = typer.Option(None, "--acceptance", help="acceptance rate α in [0, 1)"),
+                  mean_accepted: Optional[float] = typer.Option(None, "--mean-accepted",
+                                                               help="mean accepted length τ per step (instead of α)"),
+                  verify_tokens: Optional[int] = typer.Option(None, "--verify-tokens",
+                                                              help="tokens verified per step (a tree's size; default γ+1)"),
+                  head_layers: int = typer.Option(1, "--head-layers", help="EAGLE head decoder layers"),
+                  heads: int = typer.Option(4, "--heads", help="Medusa heads"),
+                  batch: list[int] = typer.Option([1, 8, 64], "--batch", "-b", help="batch sizes (repeatable)"),
+                  prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
+                  kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
+                  runtime: Optional[str] = RuntimeOpt, as_json: bool = JsonOpt) -> None:
+    """Speculative decoding against plain decoding: speedup and tokens/s per batch size, and the best γ."""
+    from dataclasses import asdict
+
+    from infersim.techniques.speculative import best_draft_length, make_speculation, speculate
+
+    drafter = {"kind": method, "model": draft_model, "layers": head_layers, "heads": heads}
+    common = dict(prompt_tokens=prompt, output_tokens=output, weights_dtype=weights_dtype, kv_dtype=kv_dtype,
+                  activations_dtype=activations_dtype, runtime=runtime)
+    best = None
+    if gamma is None:
+        from infersim.errors import InfersimError
+
+        if acceptance is None:
+            raise InfersimError("give --gamma, or --acceptance to search the best γ")
+        spec0 = make_speculation(drafter=drafter, draft_tokens=1, acceptance_rate=acceptance)
+        best, _ = best_draft_length(model, device, spec0.drafter, acceptance, batch=batch[0], **common)
+        gamma = best
+    spec = make_speculation(drafter=drafter, draft_tokens=gamma, acceptance_rate=acceptance,
+                            mean_accepted_tokens=mean_accepted, verify_tokens=verify_tokens)
+    results = speculate(model, device, spec, batches=tuple(batch), **common)
+    if as_json:
+        _print_json({"speculation": spec.model_dump(), "best_draft_tokens": best,
+                     "results": [asdict(r) for r in results]})
+        return
+    from infersim.report.tables import speculation_table
+
+    _console().print(speculation_table(model, device, spec, results, best))
+
+
 @app.command("devices")
 def devices_cmd(as_json: bool = JsonOpt) -> None:
     """List the catalog's devices."""

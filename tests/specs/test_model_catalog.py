@@ -15,6 +15,10 @@ HF_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "hf_configs"
 
 CATALOG_IDS = {
     "llama-2-7b",
+    "vicuna-7b-v1.3",
+    "vicuna-13b-v1.3",
+    "vicuna-33b-v1.3",
+    "vicuna-68m",
     "llama-2-13b",
     "llama-2-70b",
     "llama-3-8b",

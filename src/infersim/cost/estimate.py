@@ -346,7 +346,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              calibration: str | None = None, system: str | SystemSpec | None = None, devices: int | None = None,
              tp: int | None = None, pp: int | None = None, dp: int | None = None, ep: int | None = None,
              cp: int | None = None, layout: Layout | None = None, overlap: bool = False,
-             microbatches: int | None = None) -> Estimate:
+             microbatches: int | None = None, decode_tokens: int = 1) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -354,7 +354,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     fp32), weights and KV cache included. `calibration` is a file from `infersim calibrate` for it.
     `system` (a catalog id) or `devices` (N of `device` behind a switch) spreads the model by `layout` or
     the degrees tp, pp, dp, ep, cp (default: `parallel.default_layout`); `overlap` hides collectives under
-    compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight."""
+    compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight. `decode_tokens`
+    is how many tokens each sequence feeds a decode pass (a speculative verify step: techniques/speculative.py);
+    TPOT is then the time of one such pass."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
@@ -383,6 +385,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     groups = groups_for(sys_spec, layout) if sys_spec is not None else None
     if microbatches is not None and microbatches < 1:
         raise InfersimError(f"--microbatches must be at least 1, got {microbatches}")
+    if decode_tokens < 1:
+        raise InfersimError(f"decode_tokens must be at least 1, got {decode_tokens}")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
@@ -401,7 +405,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
-    decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout)
+    decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout,
+                             new_tokens=decode_tokens)
 
     weights = device_weight_bytes(model, workload.weights_dtype, layout)
     if sys_spec is not None and weights > device.capacity_bytes:
@@ -426,7 +431,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
             return collective_seconds("send-recv", activation, groups.stage_link).seconds
 
         prefill = _pipelined(prefill, send(replica_batch * split(p, layout.cp)), layout.pp, stages, 1)
-        decode = _pipelined(decode, send(micro_batch), layout.pp, stages, m)
+        decode = _pipelined(decode, send(micro_batch * decode_tokens), layout.pp, stages, m)
 
     tpot = decode.seconds
     decode_total = (o - 1) * tpot

@@ -481,21 +481,23 @@ def _tag(ops: list[Op], prefix: str) -> list[Op]:
 
 
 def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0,
-                graph: Graph = "fused", layout: Layout | None = None) -> list[Op]:
+                graph: Graph = "fused", layout: Layout | None = None, new_tokens: int = 1) -> list[Op]:
     """The ops of one forward pass, as `graph` runs them, on one device of `layout` (module docstring):
     `workload.batch` is then one data-parallel replica's sequences, and prefill rows are P/cp tokens.
 
     prefill: all `prompt_tokens` of every sequence at once, causal (each new token attends on average
-    to (T+1)/2 keys, fewer under a sliding window), the LM head on the last token only. decode: one new
-    token per sequence with `cached_tokens` already cached (a number or an array of them, one per
-    step), attending to cached + 1 keys (at most the window).
+    to (T+1)/2 keys, fewer under a sliding window), the LM head on the last token only. decode:
+    `new_tokens` T per sequence (1; more when a speculative step verifies several drafted tokens at once)
+    with `cached_tokens` already cached (a number or an array of them, one per step), the i-th attending to
+    cached + i keys (at most the window), so (T+1)/2 more than cached on average; every new token gets
+    its logits.
     """
     layout = layout or Layout()
     if phase == "prefill":
         new, keys, cached = split(workload.prompt_tokens, layout.cp), model.mean_causal_keys(workload.prompt_tokens), 0
     else:
         cached = np.asarray(cached_tokens, dtype=float)
-        new, keys = 1, model.attended_tokens(cached + 1.0)
+        new, keys = new_tokens, model.attended_tokens(cached + (new_tokens + 1) / 2.0)
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
@@ -515,7 +517,7 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         ops += _tag(dense, "dense.") if model.num_moe_layers else dense
     if model.num_moe_layers:
         ops += _tag(_layer_ops(c, model.num_moe_layers, moe_layer=True), "moe." if model.num_dense_layers else "")
-    last = replace(c, new_tokens=1, layer_ops=[])
+    last = replace(c, new_tokens=new if phase == "decode" else 1, layer_ops=[])
     ops.append(_norm(last, "final_norm", 1))
     v_local = split(v, c.tp)  # vocab-parallel LM head, its logits gathered for sampling
     lm_head = _matmul(last, "lm_head", d, v_local, 1)

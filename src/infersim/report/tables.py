@@ -215,6 +215,29 @@ def plan_tables(result: "Plan") -> list[object]:
     return parts
 
 
+def speculation_table(model: str, device: str, spec: object, results: Sequence[object],
+                      best: int | None = None) -> Table:
+    """Plain against speculative decoding, one row per batch size."""
+    drafter = spec.drafter  # type: ignore[attr-defined]
+    how = f"{drafter.kind}" + (f" {drafter.model}" if drafter.model else "")
+    chosen = f", the best γ for batch {results[0].batch} (1-8 tried)" if best is not None else ""
+    table = Table(title=f"speculative decoding of {model} on {device}: {how}, γ = {spec.draft_tokens}{chosen}, "
+                        f"{spec.verified_tokens} tokens verified, {spec.tokens_per_step:.2f} tokens per step",
+                  title_justify="left")
+    for column in ("batch", "plain TPOT", "draft", "verify", "TPOT", "speedup", "tokens/s per user",
+                   "tokens/s total", "verify bound", "fits"):
+        table.add_column(column, justify="left" if column in ("verify bound", "fits") else "right")
+    for r in results:
+        table.add_row(str(r.batch), seconds(r.plain_tpot_seconds), seconds(r.draft_seconds), seconds(r.verify_seconds),
+                      seconds(r.tpot_seconds), f"{r.speedup:.2f}x", f"{r.output_tokens_per_s_per_user:,.1f}",
+                      f"{r.output_tokens_per_s_total:,.1f}", _bound(r.verify_bound_by),
+                      "[green]yes[/]" if r.fits else "[bold red]no[/]")
+    table.caption = ("speedup = E · t_plain / (t_draft + t_verify): verifying several tokens is nearly free while "
+                     "decode streams weights, and not once the verify pass is compute bound")
+    table.caption_justify = "left"
+    return table
+
+
 def systems_table(systems: Sequence["SystemSpec"]) -> Table:
     """One row per system: device and count, topology, per-device link bandwidth and latency."""
     table = Table(title="systems (link = one device's links at its own level, per direction)", title_justify="left")

@@ -30,11 +30,13 @@ MODELS_DIR = CATALOG_DIR / "models"
 _UNSOURCED_OK = frozenset({"count"})
 
 
-def validation_message(error: ValidationError) -> str:
-    """Pydantic's first complaint as one line: 'field.path: message'."""
+def validation_message(error: ValidationError, whole: str = "file") -> str:
+    """Pydantic's first complaint as one line: 'field.path: message' (`whole` names a complaint about the
+    object as a whole; empty: the message alone)."""
     first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "file"
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    where = ".".join(str(p) for p in first["loc"]) or whole
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

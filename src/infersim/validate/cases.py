@@ -81,6 +81,8 @@ class Case:
     bound: str | None = None  # "lower" / "upper" when the figure is "> x" / "up to x"
     unsupported: str | None = None  # a reason known when the case is built (e.g. no device to predict on)
     note: str = ""
+    speculation: dict[str, Any] = field(default_factory=dict)  # techniques.speculative.Speculation fields
+    mean_accepted_tokens: float | None = None  # τ a speculative-decoding row reports
 
     @property
     def model_id(self) -> str | None:
@@ -96,9 +98,9 @@ _PUBLISHED_FIELDS = {
     "kv_dtype": "kv_dtype", "activations_dtype": "activations_dtype", "batch": "batch",
     "prompt_tokens": "prompt_tokens", "output_tokens": "output_tokens", "runtime": "runtime", "kernel": "kernel",
     "shape": "shape", "requires": "requires", "assumptions": "assumptions", "value_text": "value_text",
-    "bound": "bound",
+    "bound": "bound", "speculation": "speculation", "mean_accepted_tokens": "mean_accepted_tokens",
 }
-_PUBLISHED_INFO = {"date", "mean_accepted_tokens"}  # kept in the data for later issues, not used to predict
+_PUBLISHED_INFO = {"date"}  # kept in the data, not used to predict
 
 
 def published_entries() -> list[dict[str, Any]]:

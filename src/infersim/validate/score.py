@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 # What a measurement involves that infersim does not model yet, and why that blocks a prediction.
 FEATURES = {
-    "speculative-decoding": "speculative decoding: issue 6",
+    "speculative-decoding": ("speculative decoding: the row does not say what infersim needs to predict it "
+                             "(the drafter, its draft length and the mean accepted length)"),
     "serving-simulator": "needs serving simulator (continuous batching, request rate, dataset-driven lengths)",
     "disaggregated-serving": "prefill/decode disaggregation and expert parallelism are not modelled",
     "relative": "a ratio between two systems or versions, not one system's absolute figure",
@@ -51,6 +52,7 @@ FEATURES = {
 ESTIMATE_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_gpu", "output_tokens_per_s_per_user",
                     "ttft_seconds", "tpot_seconds", "prefill_seconds")
 KERNEL_METRICS = ("seconds", "copy_bytes_per_s", "attention_flops_per_s", "bus_bytes_per_s")
+SPECULATIVE_METRICS = ("speedup",)
 
 SCORED, MISFIT, UNSUPPORTED = "scored", "scored-does-not-fit", "unsupported"
 
@@ -136,7 +138,7 @@ def unsupported_reasons(case: Case) -> list[str]:
         reasons.append(f"device count not stated{_min_devices_note(case)}")
     if reasons:
         return reasons
-    metrics = KERNEL_METRICS if case.kernel else ESTIMATE_METRICS
+    metrics = KERNEL_METRICS if case.kernel else SPECULATIVE_METRICS if case.speculation else ESTIMATE_METRICS
     if case.device is None and case.system_id is None:
         stated = case.device_name or "not stated"
         reasons.append(f"hardware {stated}" if "not" in stated or "single" in stated
@@ -147,6 +149,8 @@ def unsupported_reasons(case: Case) -> list[str]:
         reasons.append(f"model not in catalog: {case.model_name}")
     elif case.kernel is None and None in (case.batch, case.prompt_tokens, case.output_tokens):
         reasons.append("workload (batch, prompt and output lengths) not stated")
+    elif case.speculation and case.mean_accepted_tokens is None:
+        reasons.append("no mean accepted length reported for this row (infersim needs τ or α)")
     return reasons
 
 
@@ -281,6 +285,22 @@ def _predict_model(case: Case) -> tuple[float, list[str], bool]:
     return value, notes, est.memory.fits
 
 
+def _predict_speculative(case: Case) -> tuple[float, list[str], bool]:
+    """The speedup of a speculative-decoding row: its drafter and draft length (`speculation`), the mean
+    accepted length τ it reports, timed by techniques.speculative at its batch."""
+    from infersim.techniques.speculative import make_speculation, speculate
+
+    fields = dict(case.speculation)
+    spec = make_speculation(mean_accepted_tokens=case.mean_accepted_tokens, **fields)
+    result = speculate(case.model, case.device, spec, batches=(case.batch or 1,), prompt_tokens=case.prompt_tokens,
+                       output_tokens=case.output_tokens, weights_dtype=case.weights_dtype, kv_dtype=case.kv_dtype,
+                       activations_dtype=case.activations_dtype, runtime=case.runtime)[0]
+    note = (f"{spec.drafter.kind}, γ = {spec.draft_tokens}, {spec.verified_tokens} verified, τ = "
+            f"{spec.tokens_per_step:g}: draft {result.draft_seconds * 1e3:.2f} ms + verify "
+            f"{result.verify_seconds * 1e3:.2f} ms against {result.plain_tpot_seconds * 1e3:.2f} ms plain")
+    return result.speedup, [note], result.fits
+
+
 def score_case(case: Case) -> Result:
     """Predict one case, or say why it cannot be predicted yet."""
     common = dict(case=case.id, category=case.category, metric=case.metric, measured=case.value,
@@ -293,6 +313,8 @@ def score_case(case: Case) -> Result:
         if case.kernel:
             predicted, notes = _predict_kernel(case)
             fits = True
+        elif case.speculation:
+            predicted, notes, fits = _predict_speculative(case)
         else:
             predicted, notes, fits = _predict_model(case)
     except InfersimError as exc:

@@ -1,0 +1,1 @@
+"""Techniques and what they buy on a given machine: speculative decoding (`speculative.py`)."""

@@ -1,0 +1,255 @@
+"""Speculative decoding: draft γ tokens cheaply, verify them in one pass of the target, keep the accepted ones.
+
+One speculative step of a batch of B sequences costs
+
+    t_step(B) = t_draft(B) + t_verify(B)        t_verify = one target decode pass over V new tokens per sequence
+
+and yields E tokens per sequence on average, so
+
+    TPOT_spec = t_step / E        speedup = TPOT_plain / TPOT_spec = E · t_plain / (t_draft + t_verify)
+
+E comes from the acceptance rate α of each drafted token and the draft length γ, E = (1 − α^(γ+1)) / (1 − α)
+(Leviathan, Kalman & Matias 2023, "Fast Inference from Transformers via Speculative Decoding", eq. 1:
+accepted prefix of i.i.d. acceptances plus the target's own bonus token), or is given directly as the mean
+accepted length τ that papers report (Spec-Bench, EAGLE: tokens per verify step, bonus included).
+
+The verify pass is the target's own decode with V = γ + 1 tokens per sequence (or the size of the token tree
+EAGLE and Medusa verify): nearly free while decode streams weights (memory bound: one weight read serves
+V·B rows), not once V·B rows make it compute bound. That is why the speedup falls as the batch grows.
+
+Drafters (`Drafter.kind`):
+- `model`: a smaller model of the same tokenizer (SpS, Leviathan et al.), γ decode steps of it on the same
+  device; its weights and KV cache take memory beside the target's.
+- `eagle`: EAGLE's draft head (Li et al. 2024, arXiv 2401.15077): `layers` decoder layers of the target's
+  width over its features, then the target's LM head; γ sequential steps (the tree's depth), each over
+  `draft_width` candidate tokens per sequence. The head's feature FC (2d → d) is counted with the layer.
+- `medusa`: Medusa heads (Cai et al. 2024, arXiv 2401.10774): `heads` heads, each a residual block
+  (d × d + SiLU) and its own LM head (d × V), all run once per step on the last hidden state.
+- `ngram`: prompt lookup / n-gram / lookahead-style drafting from text already seen: no draft model, the
+  host's string matching taken as free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from infersim.cost.estimate import Estimate, estimate, time_phase
+from infersim.cost.ops import Cost, Op
+from infersim.cost.placement import place
+from infersim.errors import InfersimError, closest_names
+from infersim.specs.catalog import load_device, load_model, validation_message
+from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.model import ModelSpec
+
+DrafterKind = Literal["model", "eagle", "medusa", "ngram"]
+DRAFTERS: tuple[str, ...] = ("model", "eagle", "medusa", "ngram")
+
+
+class Drafter(BaseModel):
+    """What proposes the drafted tokens (module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: DrafterKind
+    model: str | None = Field(None, description="kind 'model': the draft model's catalog id or config path")
+    layers: PositiveInt = Field(1, description="kind 'eagle': decoder layers in the draft head")
+    heads: PositiveInt = Field(4, description="kind 'medusa': number of heads")
+    draft_width: PositiveInt = Field(1, description="kind 'eagle': candidate tokens drafted per sequence per step")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Drafter":
+        if self.kind == "model" and not self.model:
+            raise ValueError("a 'model' drafter needs the draft model (--draft-model)")
+        if self.kind != "model" and self.model:
+            raise ValueError(f"a '{self.kind}' drafter takes no draft model; use kind 'model'")
+        return self
+
+
+class Speculation(BaseModel):
+    """A speculative decoding configuration: the drafter, γ drafted tokens per step, and either the per-token
+    acceptance rate α ∈ [0, 1) or the mean accepted length τ ∈ [1, γ + 1]; `verify_tokens` is the tokens per
+    sequence the target verifies at once (γ + 1 for a chain; a tree's size for EAGLE/Medusa trees)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    drafter: Drafter
+    draft_tokens: PositiveInt
+    acceptance_rate: float | None = None
+    mean_accepted_tokens: float | None = None
+    verify_tokens: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Speculation":
+        alpha, tau = self.acceptance_rate, self.mean_accepted_tokens
+        if (alpha is None) == (tau is None):
+            raise ValueError("give either the acceptance rate α (--acceptance) or the mean accepted length τ "
+                             "(--mean-accepted), not both or neither")
+        if alpha is not None and not 0.0 <= alpha < 1.0:
+            raise ValueError(f"acceptance rate α must be in [0, 1), got {alpha}")
+        if tau is not None and not 1.0 <= tau <= self.draft_tokens + 1:
+            raise ValueError(f"mean accepted length τ must be in [1, γ + 1 = {self.draft_tokens + 1}], got {tau}")
+        if self.verify_tokens is not None and self.verify_tokens < self.draft_tokens + 1:
+            raise ValueError(f"verify_tokens ({self.verify_tokens}) must be at least γ + 1 = {self.draft_tokens + 1}")
+        return self
+
+    @property
+    def tokens_per_step(self) -> float:
+        """E: tokens each sequence gains per speculative step."""
+        if self.mean_accepted_tokens is not None:
+            return self.mean_accepted_tokens
+        assert self.acceptance_rate is not None
+        return expected_tokens_per_step(self.acceptance_rate, self.draft_tokens)
+
+    @property
+    def verified_tokens(self) -> int:
+        return self.verify_tokens or self.draft_tokens + 1
+
+
+def expected_tokens_per_step(acceptance_rate: float, draft_tokens: int) -> float:
+    """E = (1 − α^(γ+1)) / (1 − α): tokens a sequence gains per verify step when each of γ drafted tokens is
+    accepted with probability α independently, plus the target's bonus token (Leviathan et al. 2023, eq. 1).
+    1 at α = 0; γ + 1 as α → 1."""
+    return (1.0 - acceptance_rate ** (draft_tokens + 1)) / (1.0 - acceptance_rate)
+
+
+def make_speculation(**fields: Any) -> Speculation:
+    """A Speculation, its validation problems as one-line InfersimErrors."""
+    try:
+        drafter = fields.pop("drafter")
+        if isinstance(drafter, dict):
+            kind = drafter.get("kind")
+            if kind not in DRAFTERS:
+                near = closest_names(str(kind), DRAFTERS)
+                hint = f"did you mean {', '.join(near)}?" if near else f"choose {', '.join(DRAFTERS)}"
+                raise InfersimError(f"unknown drafter '{kind}': {hint}")
+            drafter = Drafter(**drafter)
+        return Speculation(drafter=drafter, **fields)
+    except ValidationError as exc:
+        raise InfersimError(f"invalid speculative decoding: {validation_message(exc, whole='')}") from None
+
+
+# ---- what a draft step costs -------------------------------------------------------------------------
+def eagle_head(target: ModelSpec, layers: int) -> ModelSpec:
+    """EAGLE's draft head as a model: `layers` decoder layers of the target's shapes over its vocabulary (the
+    head reuses the target's embedding and LM head; the LM head is read every draft step)."""
+    return target.model_copy(update={"id": f"{target.id}-eagle-head", "name": f"EAGLE head of {target.name}",
+                                     "num_layers": layers, "moe": None, "published_params": None,
+                                     "published_params_source": None})
+
+
+def _medusa_ops(target: ModelSpec, heads: int, batch: int, weights_dtype: str, activations_dtype: str) -> list[Op]:
+    """Medusa's heads for one step: each a d × d residual block and a d × V LM head over B rows."""
+    d, v = target.hidden_size, target.vocab_size
+    wb, ab = bytes_per_element(weights_dtype), bytes_per_element(activations_dtype)
+    block = Cost(flops=2.0 * batch * d * d, weight_bytes=d * d * wb, activation_bytes=2.0 * batch * d * ab)
+    head = Cost(flops=2.0 * batch * d * v, weight_bytes=d * v * wb, activation_bytes=batch * (d * ab + v * 4))
+    return [Op("medusa_block", "matmul", "decode", block, f"[{batch}, {d}] @ [{d}, {d}]", heads, 1, weights_dtype,
+               d * d, batch),
+            Op("medusa_lm_head", "matmul", "decode", head, f"[{batch}, {d}] @ [{d}, {v}]", heads, 1, weights_dtype,
+               d * v, batch)]
+
+
+@dataclass(frozen=True)
+class SpeculativeResult:
+    """Plain against speculative decoding at one batch size (seconds per output token and tokens/s)."""
+
+    batch: int
+    draft_tokens: int
+    tokens_per_step: float
+    plain_tpot_seconds: float
+    draft_seconds: float
+    verify_seconds: float
+    tpot_seconds: float
+    speedup: float
+    output_tokens_per_s_per_user: float
+    output_tokens_per_s_total: float
+    plain_output_tokens_per_s_total: float
+    verify_bound_by: str
+    memory_bytes: float
+    fits: bool
+
+
+def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device: Any, batch: int,
+                   common: dict[str, Any]) -> tuple[float, float]:
+    """(seconds of the γ draft steps, bytes the drafter adds to the device's memory)."""
+    drafter = spec.drafter
+    gamma = spec.draft_tokens
+    if drafter.kind == "ngram":
+        return 0.0, 0.0
+    if drafter.kind == "model":
+        draft = load_model(drafter.model)
+        if draft.total_params >= target.total_params:
+            raise InfersimError(f"draft model {draft.id} ({draft.total_params / 1e9:.2f} B parameters) is not smaller "
+                                f"than the target {target.id} ({target.total_params / 1e9:.2f} B)")
+        if draft.vocab_size != target.vocab_size:
+            raise InfersimError(f"draft model {draft.id} has a vocabulary of {draft.vocab_size:,}, the target "
+                                f"{target.id} {target.vocab_size:,}: a draft model must share the target's tokenizer")
+        est = estimate(draft, device, batch=batch, **common)
+        return gamma * est.tpot_seconds, est.memory.weights_bytes + est.memory.kv_cache_bytes
+    if drafter.kind == "eagle":
+        head = eagle_head(target, drafter.layers)
+        est = estimate(head, device, batch=batch, decode_tokens=drafter.draft_width, **common)
+        embedding_and_head = head.embedding_params() * bytes_per_element(plain.weights_dtype)
+        # the head's own weights: its layers (the embedding and LM head are the target's own)
+        return gamma * est.tpot_seconds, est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes
+    # medusa: every head once per step, timed by the same roofline on the target's placement
+    dev = load_device(device)
+    ops = _medusa_ops(target, drafter.heads, batch, plain.weights_dtype, plain.activations_dtype)
+    workload = _workload(plain, batch)
+    placement = place(dev, plain.memory.weights_bytes, plain.memory.kv_cache_bytes, plain.memory.activation_bytes)
+    phase, _ = time_phase(ops, dev, placement, workload, plain.runtime, "decode")
+    extra = drafter.heads * (target.hidden_size ** 2 + target.hidden_size * target.vocab_size)
+    return phase.seconds, extra * bytes_per_element(plain.weights_dtype)
+
+
+def _workload(plain: Estimate, batch: int) -> Any:
+    from infersim.specs.workload import Workload
+
+    return Workload(batch=batch, prompt_tokens=plain.prompt_tokens, output_tokens=plain.output_tokens,
+                    weights_dtype=plain.weights_dtype, kv_dtype=plain.kv_dtype,
+                    activations_dtype=plain.activations_dtype)
+
+
+def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, batches: tuple[int, ...] = (1,),
+              prompt_tokens: int = 1024, output_tokens: int = 256, weights_dtype: str | None = None,
+              kv_dtype: str | None = None, activations_dtype: str | None = None,
+              runtime: str | None = None) -> list[SpeculativeResult]:
+    """Plain and speculative decoding of `model` on one `device` at each batch size (module docstring)."""
+    target = load_model(model)
+    if not batches or any(b < 1 for b in batches):
+        raise InfersimError(f"batch sizes must be at least 1, got {list(batches)}")
+    common = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, weights_dtype=weights_dtype,
+                  kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime)
+    results = []
+    for batch in batches:
+        plain = estimate(target, device, batch=batch, **common)
+        verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
+        draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
+        e = speculation.tokens_per_step
+        tpot = (draft_seconds + verify.tpot_seconds) / e
+        memory = plain.memory.total_bytes + draft_bytes
+        results.append(SpeculativeResult(
+            batch=batch, draft_tokens=speculation.draft_tokens, tokens_per_step=e,
+            plain_tpot_seconds=plain.tpot_seconds, draft_seconds=draft_seconds, verify_seconds=verify.tpot_seconds,
+            tpot_seconds=tpot, speedup=plain.tpot_seconds / tpot, output_tokens_per_s_per_user=1.0 / tpot,
+            output_tokens_per_s_total=batch / tpot, plain_output_tokens_per_s_total=batch / plain.tpot_seconds,
+            verify_bound_by=verify.decode.bound_by, memory_bytes=memory,
+            fits=plain.memory.fits and memory <= plain.memory.capacity_bytes,
+        ))
+    return results
+
+
+def best_draft_length(model: str | ModelSpec, device: str, drafter: Drafter, acceptance_rate: float, *,
+                      batch: int = 1, max_draft_tokens: int = 8, **kwargs: Any) -> tuple[int, list[SpeculativeResult]]:
+    """The draft length γ ∈ 1..max that gives the lowest TPOT at `batch` for acceptance rate α, and the result
+    of every γ tried (tokens per step from α; verify over γ + 1 tokens)."""
+    if max_draft_tokens < 1:
+        raise InfersimError(f"the longest draft to try must be at least 1 token, got {max_draft_tokens}")
+    tried = []
+    for gamma in range(1, max_draft_tokens + 1):
+        spec = make_speculation(drafter=drafter, draft_tokens=gamma, acceptance_rate=acceptance_rate)
+        tried += speculate(model, device, spec, batches=(batch,), **kwargs)
+    best = min(tried, key=lambda r: r.tpot_seconds)
+    return best.draft_tokens, tried
+
