@@ -34,6 +34,8 @@ EpOpt = typer.Option(None, "--ep", help="expert-parallel degree (MoE; divides tp
 CpOpt = typer.Option(None, "--cp", help="context-parallel degree (ring attention over the prompt)")
 OverlapOpt = typer.Option(False, "--overlap", help="hide collectives under compute (up to its length)")
 MicrobatchOpt = typer.Option(None, "--microbatches", help="sequence groups a pipeline keeps in flight")
+ImbalanceOpt = typer.Option(1.0, "--moe-imbalance", help="MoE routing skew: the busiest expert-parallel device's "
+                            "tokens over the mean (>= 1)")
 BatchOpt = typer.Option(1, "--batch", "-b", help="sequences decoded together")
 PromptOpt = typer.Option(1024, "--prompt", "-p", help="prompt tokens per sequence")
 OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence")
@@ -73,11 +75,11 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt,
                  pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
                  cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                 as_json: bool = JsonOpt) -> None:
+                 moe_imbalance: float = ImbalanceOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches)
+                    microbatches=microbatches, moe_imbalance=moe_imbalance)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -96,7 +98,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
                 dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt,
                 overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                as_json: bool = JsonOpt) -> None:
+                moe_imbalance: float = ImbalanceOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time."""
     from infersim.errors import InfersimError
@@ -105,7 +107,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches)
+                    microbatches=microbatches, moe_imbalance=moe_imbalance)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])

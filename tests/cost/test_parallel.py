@@ -170,3 +170,16 @@ def test_cli_multi_device_estimate_and_bad_layout(cli):
     assert code == 2 and out == "" and err.count("\n") == 1 and "tp=3 does not divide" in err
     code, out, err = cli("systems")
     assert code == 0 and "groq-rack" in out
+
+
+def test_routing_skew_slows_the_busiest_expert_parallel_device_only():
+    kw = dict(system="dgx-h100", batch=256, output_tokens=4)
+    even = estimate("mixtral-8x7b", tp=8, ep=8, **kw)
+    skewed = estimate("mixtral-8x7b", tp=8, ep=8, moe_imbalance=2.0, **kw)
+    assert skewed.ttft_seconds > even.ttft_seconds and skewed.tpot_seconds > even.tpot_seconds
+    experts = [op for op in skewed.ops if op.name == "experts_gate_up" and op.phase == "prefill"][0]
+    even_experts = [op for op in even.ops if op.name == "experts_gate_up" and op.phase == "prefill"][0]
+    assert experts.flops == pytest.approx(2 * even_experts.flops)  # twice the rows on the busiest device
+    # no expert parallelism: skew only moves rows between the experts of one grouped GEMM
+    assert estimate("mixtral-8x7b", tp=8, moe_imbalance=2.0, **kw).tpot_seconds == estimate(
+        "mixtral-8x7b", tp=8, **kw).tpot_seconds

@@ -346,7 +346,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              calibration: str | None = None, system: str | SystemSpec | None = None, devices: int | None = None,
              tp: int | None = None, pp: int | None = None, dp: int | None = None, ep: int | None = None,
              cp: int | None = None, layout: Layout | None = None, overlap: bool = False,
-             microbatches: int | None = None, decode_tokens: int = 1) -> Estimate:
+             microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -356,13 +356,14 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     the degrees tp, pp, dp, ep, cp (default: `parallel.default_layout`); `overlap` hides collectives under
     compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight. `decode_tokens`
     is how many tokens each sequence feeds a decode pass (a speculative verify step: techniques/speculative.py);
-    TPOT is then the time of one such pass."""
+    TPOT is then the time of one such pass. `moe_imbalance` ρ ≥ 1: the busiest expert-parallel device gets
+    ρ times the mean share of routed tokens."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
-                             activations_dtype=activations_dtype)
+                             activations_dtype=activations_dtype, moe_imbalance=moe_imbalance)
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")

@@ -155,6 +155,7 @@ class _Ctx:
     weights_dtype: str
     graph: Graph = "fused"
     layout: Layout = field(default_factory=Layout)
+    workload_imbalance: float = 1.0  # Workload.moe_imbalance
     layer_ops: list[Op] = field(default_factory=list)
 
     @property
@@ -169,6 +170,10 @@ class _Ctx:
     @property
     def tp(self) -> int:
         return self.layout.tp
+
+    @property
+    def imbalance(self) -> float:
+        return self.workload_imbalance
 
 
 def _collective(c: _Ctx, name: str, kind: str, axis: str, bytes: Number, count: int) -> Op:
@@ -425,8 +430,10 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
 
     Expert parallelism (ep > 1): the tp·dp devices of a stage pool their dp replicas' tokens (N·dp rows),
     each device holds E/ep experts split over e = tp·dp/ep devices, runs N·dp·(k + s)/ep rows through them,
-    and the tokens go there and back by AllToAll (each device sends its N/tp rows to k experts). ep = 1:
-    every expert is split over the tp devices like a dense MLP, followed by its AllReduce.
+    and the tokens go there and back by AllToAll (each device sends its N/tp rows to k experts). Routing
+    skew (`Workload.moe_imbalance` ρ ≥ 1) gives the busiest device ρ times that, which sets the layer's
+    time. ep = 1: every expert is split over the tp devices like a dense MLP, followed by its AllReduce;
+    skew then moves rows between experts of one grouped GEMM and changes neither its FLOPs nor its bytes.
     """
     m = c.model
     moe = m.moe
@@ -437,7 +444,7 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
         pooled = c.rows * lay.dp
         local = experts // lay.ep
         touched = local * (1.0 - (1.0 - k / experts) ** pooled) + shared
-        rows = pooled * (k + shared) / lay.ep
+        rows = pooled * (k + shared) / lay.ep * c.imbalance  # the busiest device sets the layer's time
         f = split(moe.expert_intermediate_size, lay.expert_tp)
     else:
         touched = expected_distinct_experts(c.rows, experts, k) + shared
@@ -460,8 +467,8 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
                replace(act, cost=replace(act.cost, activation_bytes=act_bytes), launches=2 * hit),
                replace(down, launches=hit),
                replace(routing, launches=HF_ROUTER_LAUNCHES + HF_DISPATCH_LAUNCHES_PER_EXPERT * hit)]
-    if lay.ep > 1:
-        sent = c.rows / c.tp * k * d * c.act_b
+    if lay.ep > 1:  # the busiest device receives (and returns) `imbalance` times the mean share
+        sent = c.rows / c.tp * k * d * c.act_b * c.imbalance
         ops.insert(1, _collective(c, "moe_dispatch", "all-to-all", "ep", sent, count))
         ops.append(_collective(c, "moe_combine", "all-to-all", "ep", sent, count))
     else:
@@ -502,6 +509,7 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
         kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype, graph=graph, layout=layout,
+        workload_imbalance=workload.moe_imbalance,
     )
     d, v = model.hidden_size, model.vocab_size
     # vocab-parallel embedding: a device looks up the rows whose tokens fall in its V/tp slice, then an AllReduce

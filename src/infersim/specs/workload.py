@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from infersim.specs.dtypes import DType
 
@@ -22,6 +22,8 @@ class Workload(BaseModel):
     weights_dtype: DType = "bf16"
     activations_dtype: DType = "bf16"
     kv_dtype: DType = "bf16"
+    moe_imbalance: float = Field(1.0, ge=1.0, description="MoE: the busiest expert-parallel device's tokens over "
+                                 "the mean (1: uniform routing)")
 
     @property
     def context_tokens(self) -> int:
