@@ -215,6 +215,31 @@ def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
     _console().print(speculation_table(model, device, spec, results, best))
 
 
+@app.command("techniques")
+def techniques_cmd(model: str = ModelOpt,
+                   device: list[str] = typer.Option(..., "--device", "-d", help="repeat for each device"),
+                   batch: int = BatchOpt, prompt: int = PromptOpt, output: int = OutputOpt,
+                   acceptance: float = typer.Option(0.7, "--acceptance", help="speculative rows: acceptance rate α"),
+                   technique: list[str] = typer.Option([], "--technique", "-t", help="only these (repeatable)"),
+                   runtime: Optional[str] = RuntimeOpt, as_json: bool = JsonOpt) -> None:
+    """The baseline and what each technique (formats, attention variants, speculative decoding) buys on each
+    device: TPOT, tokens/s, memory and the largest batch and context that fit."""
+    from dataclasses import asdict
+
+    from infersim.techniques.compare import compare_techniques
+
+    rows = compare_techniques(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
+                              acceptance_rate=acceptance, techniques=technique or None, runtime=runtime)
+    if as_json:
+        _print_json([asdict(r) for r in rows])
+        return
+    from infersim.report.tables import techniques_tables
+
+    console = _console()
+    for table in techniques_tables(model, rows, batch):
+        console.print(table)
+
+
 @app.command("devices")
 def devices_cmd(as_json: bool = JsonOpt) -> None:
     """List the catalog's devices."""

@@ -238,6 +238,27 @@ def speculation_table(model: str, device: str, spec: object, results: Sequence[o
     return table
 
 
+def techniques_tables(model: str, rows: Sequence[object], batch: int) -> list[Table]:
+    """One table per device: the baseline and each technique's TPOT, speedup, tokens/s, memory and fit."""
+    tables = []
+    for device in dict.fromkeys(r.device for r in rows):  # type: ignore[attr-defined]
+        table = Table(title=f"{model} on {device}, batch {batch}: what each technique buys", title_justify="left")
+        for column in ("technique", "TPOT", "speedup", "tokens/s per user", "tokens/s total", "memory", "fits",
+                       "largest batch", "longest context", "note"):
+            table.add_column(column, justify="left" if column in ("technique", "fits", "note") else "right")
+        for r in (r for r in rows if r.device == device):  # type: ignore[attr-defined]
+            def cell(value: object, fmt: str) -> str:
+                return "—" if value is None else fmt.format(value)
+            fits = "—" if r.fits is None else ("[green]yes[/]" if r.fits else "[bold red]no[/]")
+            table.add_row(r.technique, "—" if r.tpot_seconds is None else seconds(r.tpot_seconds),
+                          cell(r.speedup, "{:.2f}x"), cell(r.output_tokens_per_s_per_user, "{:,.1f}"),
+                          cell(r.output_tokens_per_s_total, "{:,.1f}"),
+                          "—" if r.memory_bytes is None else gigabytes(r.memory_bytes), fits,
+                          cell(r.max_batch, "{:,}"), cell(r.max_context_tokens, "{:,}"), r.note or r.what)
+        tables.append(table)
+    return tables
+
+
 def systems_table(systems: Sequence["SystemSpec"]) -> Table:
     """One row per system: device and count, topology, per-device link bandwidth and latency."""
     table = Table(title="systems (link = one device's links at its own level, per direction)", title_justify="left")
