@@ -42,6 +42,7 @@ OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence
 WeightsOpt = typer.Option(None, "--weights-dtype", help="fp32, bf16, fp16, fp8, int8, int4, fp4 (default: as activations)")
 KvOpt = typer.Option(None, "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8, int4 (default: as activations)")
 ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
+SsmStateOpt = typer.Option(None, "--ssm-state-dtype", help="SSM recurrent-state format: fp32 (default), bf16, ...")
 RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON object instead of tables")
 CalibrationOpt = typer.Option(None, "--calibration", help="a file from `infersim calibrate` for this device")
@@ -75,11 +76,13 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt,
                  pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
                  cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                 moe_imbalance: float = ImbalanceOpt, as_json: bool = JsonOpt) -> None:
+                 moe_imbalance: float = ImbalanceOpt,
+                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches, moe_imbalance=moe_imbalance)
+                    microbatches=microbatches, moe_imbalance=moe_imbalance,
+                    ssm_state_dtype=ssm_state_dtype)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -98,7 +101,8 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
                 dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt,
                 overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                moe_imbalance: float = ImbalanceOpt, as_json: bool = JsonOpt) -> None:
+                moe_imbalance: float = ImbalanceOpt,
+                ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time."""
     from infersim.errors import InfersimError
@@ -107,7 +111,8 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches, moe_imbalance=moe_imbalance)
+                    microbatches=microbatches, moe_imbalance=moe_imbalance,
+                    ssm_state_dtype=ssm_state_dtype)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])

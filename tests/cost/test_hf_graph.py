@@ -64,7 +64,7 @@ def test_hf_decode_reads_and_rewrites_the_whole_cache(llama7b):
 
 
 @settings(max_examples=30, deadline=None)
-@given(model_id=st.sampled_from(["llama-2-7b", "mistral-7b", "mixtral-8x7b", "qwen2.5-7b"]),
+@given(model_id=st.sampled_from(["llama-2-7b", "mistral-7b", "mixtral-8x7b", "qwen2.5-7b", "mamba-2.8b", "jamba-v0.1"]),
        batch=st.integers(1, 32), prompt=st.integers(1, 4096), phase=st.sampled_from(["prefill", "decode"]))
 def test_same_arithmetic_more_traffic_more_kernels(model_id, batch, prompt, phase):
     model = load_model(model_id)

@@ -33,6 +33,8 @@ CATALOG_IDS = {
     "qwen2.5-72b",
     "deepseek-v2-lite",
     "deepseek-v3",
+    "mamba-2.8b",
+    "jamba-v0.1",
 }
 
 # Shipped config.json -> the catalog id it must reproduce.
@@ -43,6 +45,8 @@ SHIPPED_CONFIGS = {
     "qwen2.5-7b.json": "qwen2.5-7b",
     "deepseek-v2-lite.json": "deepseek-v2-lite",
     "deepseek-v3.json": "deepseek-v3",
+    "mamba-2.8b.json": "mamba-2.8b",
+    "jamba-v0.1.json": "jamba-v0.1",
 }
 
 SHAPE_FIELDS = (
@@ -59,6 +63,9 @@ SHAPE_FIELDS = (
     "max_position_embeddings",
     "moe",
     "mla",
+    "ssm",
+    "rope",
+    "norm",
 )
 
 

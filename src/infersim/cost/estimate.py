@@ -37,10 +37,10 @@ from pydantic import ValidationError
 
 from infersim.cost import economics
 from infersim.cost.collectives import collective_seconds
-from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes
+from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes, ssm_state_bytes_per_sequence
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
-                                    lays_out_layers, switch_of)
+                                    lays_out_layers, ssm_state_share, switch_of)
 from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
@@ -54,6 +54,11 @@ from infersim.specs.workload import Workload
 
 Runtime = Literal["cuda-graph", "eager", "compiled"]
 RUNTIMES: tuple[str, ...] = ("cuda-graph", "eager", "compiled")
+
+# The longest context shown for a model whose memory does not grow with context (no attention layers) and
+# that states no position limit: 2**20 tokens, the longest sequences Gu & Dao 2023 (arXiv 2312.00752, §4.1.2,
+# Table 2, induction heads) test Mamba on.
+UNBOUNDED_CONTEXT_CAP_TOKENS = 2**20
 
 
 def default_runtime(device: DeviceSpec) -> str:
@@ -125,6 +130,7 @@ class MemoryResult:
     capacity_bytes: float
     fits: bool
     bytes_by_tier: dict[str, dict[str, float]]
+    ssm_state_bytes: float = 0.0  # SSM layers' recurrent state (placed with the KV cache); in total_bytes
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,7 @@ class Estimate:
     pipeline_stages: int = 1  # V: pp stages times the layer regions a spatial device runs side by side
     ops_per_comm_byte: float | None = None  # device peak FLOP/s over its link bytes/s (essay S1); None alone
     notes: tuple[str, ...] = ()  # what this estimate leaves out or assumes, in words
+    ssm_state_dtype: str = "fp32"  # format of SSM layers' recurrent state (models with SSM layers only)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the CLI's `--json` prints exactly this."""
@@ -264,24 +271,42 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
 
 
 def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, share: float) -> int:
-    """Tokens per sequence the room left after weights and activations holds at this batch (`share`: the
-    fraction of each token's cache one device keeps); with a sliding window whose cache fits, the model's
-    position range is the limit instead."""
+    """Tokens per sequence the room left after weights, activations and SSM state holds at this batch
+    (`share`: the fraction of each token's cache one device keeps); with a sliding window whose cache fits,
+    the model's position range is the limit instead, and so it is for a model with no KV cache at all
+    (no attention layers), or `UNBOUNDED_CONTEXT_CAP_TOKENS` when it states none."""
     if room_bytes <= 0:
         return 0
-    tokens = int(room_bytes // (workload.batch * kv_bytes_per_token(model, workload.kv_dtype) * share))
+    per_token = workload.batch * kv_bytes_per_token(model, workload.kv_dtype) * share
+    if per_token == 0:
+        return model.max_position_embeddings or UNBOUNDED_CONTEXT_CAP_TOKENS
+    tokens = int(room_bytes // per_token)
     if model.sliding_window is not None and tokens >= model.sliding_window:
         return model.max_position_embeddings or tokens
     return tokens
 
 
+def _state_note(model: ModelSpec, workload: Workload) -> str | None:
+    """What an SSM layer keeps instead of a KV cache, and what that does to the longest context."""
+    if not model.num_ssm_layers:
+        return None
+    state = ssm_state_bytes_per_sequence(model, workload.ssm_state_dtype, workload.activations_dtype)
+    note = (f"{model.id}'s {model.num_ssm_layers} SSM layers keep {state / 1e6:,.1f} MB of recurrent state per "
+            f"sequence ({workload.ssm_state_dtype}) whatever its length")
+    if model.num_attention_layers:
+        return note + f"; only its {model.num_attention_layers} attention layers keep a KV cache"
+    cap = (f"its max_position_embeddings ({model.max_position_embeddings:,})" if model.max_position_embeddings
+           else f"{UNBOUNDED_CONTEXT_CAP_TOKENS:,} tokens, the longest Gu & Dao 2023 test Mamba on")
+    return note + f" and no KV cache, so memory does not bound its context: the longest context shown is {cap}"
+
+
 
 
 def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
-           regions: int) -> tuple[str, ...]:
+           regions: int, state_note: str | None = None) -> tuple[str, ...]:
     """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
-    efficiency."""
-    notes = []
+    efficiency, an SSM's state instead of a KV cache."""
+    notes = [state_note] if state_note else []
     if lays_out_layers(device):
         notes.append(f"{device.id} is a spatial machine: each of its {regions} layer region(s) has its own cores "
                      f"and memory, so one token uses 1/{regions} of each device at a time; only with a batch of "
@@ -346,12 +371,14 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              calibration: str | None = None, system: str | SystemSpec | None = None, devices: int | None = None,
              tp: int | None = None, pp: int | None = None, dp: int | None = None, ep: int | None = None,
              cp: int | None = None, layout: Layout | None = None, overlap: bool = False,
-             microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0) -> Estimate:
+             microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0,
+             ssm_state_dtype: str | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
     Formats left out default to the device's activation format (bf16 where it has it, else fp16, else
-    fp32), weights and KV cache included. `calibration` is a file from `infersim calibrate` for it.
+    fp32), weights and KV cache included; an SSM's recurrent state defaults to fp32 (`Workload.ssm_state_dtype`).
+    `calibration` is a file from `infersim calibrate` for it.
     `system` (a catalog id) or `devices` (N of `device` behind a switch) spreads the model by `layout` or
     the degrees tp, pp, dp, ep, cp (default: `parallel.default_layout`); `overlap` hides collectives under
     compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight. `decode_tokens`
@@ -363,7 +390,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     activations_dtype = activations_dtype or device.activation_dtype
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
-                             activations_dtype=activations_dtype, moe_imbalance=moe_imbalance)
+                             activations_dtype=activations_dtype, moe_imbalance=moe_imbalance,
+                             ssm_state_dtype=ssm_state_dtype or "fp32")
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
@@ -418,8 +446,11 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                             f"(`infersim plan` finds a layout)")
     share = kv_share(model, layout)
     kv = kv_cache_bytes(model, workload.kv_dtype, replica_batch, workload.context_tokens) * share
+    state_per_seq = ssm_state_bytes_per_sequence(model, workload.ssm_state_dtype, workload.activations_dtype) * (
+        ssm_state_share(model, layout))
+    state = replica_batch * state_per_seq
     activations = _activation_peak(prefill_ops, model, replica, layout)
-    placement = place(device, weights, kv, activations)
+    placement = place(device, weights, kv + state, activations)
     prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
                                        regions)
     decode, decode_rows = time_phase(decode_ops, device, placement, micro, runtime, "decode", groups, overlap,
@@ -438,18 +469,19 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     decode_total = (o - 1) * tpot
     e2e = prefill.seconds + decode_total
     capacity = device.capacity_bytes
-    total = weights + kv + activations
+    total = weights + kv + state + activations
     fits = placement.overflow_bytes == 0
 
-    per_seq = kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) * share + activations / replica_batch
+    per_seq = (kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) * share + state_per_seq
+               + activations / replica_batch)
     room = capacity - weights
     max_batch = int(room // per_seq) * layout.dp if room > 0 else 0
-    max_context = _longest_context(model, replica, capacity - weights - activations, share)
+    max_context = _longest_context(model, replica, capacity - weights - activations - state, share)
 
     tokens = b * o
     count = layout.devices
     bottleneck = "capacity" if not fits else (prefill.bound_by if prefill.seconds > decode_total else decode.bound_by)
-    memory = MemoryResult(weights, kv, activations, total, capacity, fits, placement.bytes_by_class_and_tier)
+    memory = MemoryResult(weights, kv, activations, total, capacity, fits, placement.bytes_by_class_and_tier, state)
     link_bytes_per_s = groups.for_axis("tp").device_bytes_per_s_per_direction if groups and layout.tp > 1 else (
         sys_spec.device_bytes_per_s_per_direction if sys_spec is not None else None)
     ops_per_comm_byte = device.peak_for(workload.activations_dtype) / link_bytes_per_s if link_bytes_per_s else None
@@ -467,5 +499,6 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                                                                 tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
         microbatches=m, pipeline_stages=stages, ops_per_comm_byte=ops_per_comm_byte,
-        notes=_notes(device, memory, layout, sys_spec, regions),
+        notes=_notes(device, memory, layout, sys_spec, regions, _state_note(model, workload)),
+        ssm_state_dtype=workload.ssm_state_dtype,
     )

@@ -1,6 +1,7 @@
-"""Memory footprints: weights, KV cache, and what fits in a capacity.
+"""Memory footprints: weights, KV cache, SSM state, and what fits in a capacity.
 
-Bytes are `elements × bytes_per_element(dtype)` (dtypes.py), nothing else.
+Bytes are `elements × bytes_per_element(dtype)` (dtypes.py), nothing else. Only attention layers keep a
+KV cache; an SSM layer keeps a recurrent state of constant size per sequence instead.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from infersim.specs.model import ModelSpec
 
 
 def kv_elements_per_token(model: ModelSpec, *, mla_rope: bool = True) -> int:
-    """Cached elements per token over all layers.
+    """Cached elements per token over the attention layers L_attn (all L of a transformer, none of Mamba).
 
-    MHA/GQA/MQA: 2 (K and V) · L · H_kv · d_head. MLA: L · (d_c + d_rope), the latent plus the one
+    MHA/GQA/MQA: 2 (K and V) · L_attn · H_kv · d_head. MLA: L_attn · (d_c + d_rope), the latent plus the one
     shared RoPE key (DeepSeek-V2 section 2.1.2); `mla_rope=False` drops the RoPE key as the essay does
     (essay K3: 2·61·512 bytes = 62,464 B with 2-byte values; with the RoPE key 2·61·576 = 70,272 B).
+    Jamba: 2 · 4 · 8 · 128 = 8,192 (its 28 SSM layers cache nothing per token).
     """
+    layers = model.num_attention_layers
+    if not layers:
+        return 0
     if model.mla:
         width = model.mla.kv_lora_rank + (model.mla.qk_rope_head_dim if mla_rope else 0)
-        return model.num_layers * width
-    return 2 * model.num_layers * model.num_key_value_heads * model.head_dim
+        return layers * width
+    return 2 * layers * model.num_key_value_heads * model.head_dim
 
 
 def kv_bytes_per_token(model: ModelSpec, kv_dtype: str = "bf16", *, mla_rope: bool = True) -> float:
@@ -31,6 +36,29 @@ def kv_cache_bytes(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_s
     """KV-cache bytes for `sequences` × `tokens_per_sequence` tokens: linear in both, up to a sliding
     window (a model with one keeps only the last W tokens per sequence: a rolling buffer)."""
     return sequences * model.attended_tokens(tokens_per_sequence) * kv_bytes_per_token(model, kv_dtype)
+
+
+def ssm_state_elements_per_layer(model: ModelSpec, tp: int = 1) -> tuple[int, int]:
+    """(scan, conv) state elements one sequence keeps in one SSM layer on one of `tp` devices (d_in' =
+    ⌈d_in / tp⌉ channels each): d_in'·N for the selective scan's h, d_in'·(d_conv − 1) for the inputs the
+    causal conv still needs (Gu & Dao 2023 §3.4; vLLM's `mamba1_state_shape` keeps d_conv − 1 columns,
+    Hugging Face and mamba_ssm keep d_conv, one more). (0, 0) without an `ssm` block."""
+    if model.ssm is None:
+        return 0, 0
+    d_in = -(-model.ssm_inner_size // tp)
+    return d_in * model.ssm.d_state, d_in * (model.ssm.d_conv - 1)
+
+
+def ssm_state_bytes_per_sequence(model: ModelSpec, state_dtype: str = "fp32", conv_dtype: str = "bf16") -> float:
+    """Recurrent state one sequence keeps over all SSM layers, whatever its length:
+
+        L_ssm · d_in · (N · b_state + (d_conv − 1) · b_conv)
+
+    Mamba-2.8B (fp32 state, bf16 conv): 64 · 5,120 · (16 · 4 + 3 · 2) = 22,937,600 B ≈ 22.9 MB, what a
+    bf16 Llama-2-7B cache holds in 44 tokens. State formats: see `Workload.ssm_state_dtype`."""
+    scan, conv = ssm_state_elements_per_layer(model)
+    per_layer = scan * bytes_per_element(state_dtype) + conv * bytes_per_element(conv_dtype)
+    return model.num_ssm_layers * per_layer
 
 
 def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16") -> float:

@@ -26,8 +26,14 @@ f_e/(tp·dp/ep); `collective` ops carry the bytes each device puts on the wire (
 buffer as nccl-tests sizes it: see cost/collectives.py) and the parallel axis whose group runs them.
 Every layer is still listed (count = L): a pipeline's stages run one after the other for one token.
 
+Layers come in kinds (`ModelSpec.layer_kinds`): an attention or SSM mixer, then a dense, MoE or no MLP; each
+kind is built once with its count, its ops named apart ("attn."/"ssm.", "dense."/"moe.") when a model has more
+than one. An SSM layer (Mamba-1, `_ssm_block`) keeps no KV cache: its decode reads and writes a per-sequence
+state of constant size, so its cost does not depend on the context.
+
 Symbols: B sequences, T new tokens per sequence, N = B·T token rows, S keys attended per new token,
-d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width, V vocabulary.
+d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width, V vocabulary;
+SSM: d_in = expand·d inner channels, N_s state width (`d_state`), R Δ's rank, K conv width (`d_conv`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Literal, Union
 import numpy as np
 
 from infersim.cost.intensity import matmul_flops
+from infersim.cost.memory import ssm_state_elements_per_layer
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.layout import Layout, split
 from infersim.specs.model import ModelSpec
@@ -45,7 +52,7 @@ from infersim.specs.workload import Workload
 
 Number = Union[float, np.ndarray]
 Phase = Literal["prefill", "decode"]
-OpKind = Literal["matmul", "attention", "elementwise", "norm", "gather", "collective"]
+OpKind = Literal["matmul", "attention", "scan", "elementwise", "norm", "gather", "collective"]
 Graph = Literal["fused", "hf"]
 GRAPHS: tuple[str, ...] = ("fused", "hf")
 
@@ -58,6 +65,13 @@ _GATED_ACT_FLOPS_PER_ELEMENT = 5
 _RESIDUAL_FLOPS_PER_ELEMENT = 1
 _LOGIT_BYTES = 4  # logits are produced in fp32 for sampling
 _FP32_BYTES = 4
+# Mamba's selective scan: 9 FLOPs per (token, channel, state) element (discretise Δ·A and its exp, Δ·B·u,
+# h = Ā·h + B̄·u, C·h) and 1 each per (token, channel) for the D skip and the z gate: the count of
+# mamba_ssm's selective_scan_fn (state-spaces/mamba issue 110). The depthwise conv: a MAC per tap, then
+# its bias and SiLU (~5 FLOPs, as the MLP activation).
+_SCAN_FLOPS_PER_STATE_ELEMENT = 9
+_SCAN_FLOPS_PER_CHANNEL = 2
+_CONV_EXTRA_FLOPS_PER_ELEMENT = 5
 
 # Kernels Hugging Face's eager code launches (transformers 5.x, counted with torch.profiler on one layer):
 HF_NORM_LAUNCHES = 6  # pow, mean, add eps, rsqrt, multiply, scale by the weight ...
@@ -67,6 +81,18 @@ HF_CACHE_UPDATE_LAUNCHES = 2  # DynamicCache.update: torch.cat for keys and for 
 HF_ROTARY_TABLE_LAUNCHES = 7  # cos and sin tables, once per forward: expand, matmul, transpose, cat, cos, sin, cast
 HF_ROUTER_LAUNCHES = 9  # after the router GEMM: softmax, top-k, renormalise, one-hot, permute, sum, compare, nonzero, zeros
 HF_DISPATCH_LAUNCHES_PER_EXPERT = 4  # per expert hit: where, gather its rows, scale by the gate, index_add back
+# ... and its Mamba mixer (transformers 5.24's torch fallbacks, as without mamba_ssm and causal_conv1d), counted
+# with a TorchDispatchMode as one layer's difference between 1- and 2-layer MambaForCausalLMs: a layer launches
+# 31 kernels in decode and 32 + 3·T in a T-token prefill in fp32 (42 and 42 + 4·T in bf16), of which the norm
+# takes 6 (8), the residual 1 and in_proj, x_proj, dt_proj, out_proj 1 each:
+HF_SSM_CONV_LAUNCHES = 4  # concatenate onto the conv state (prefill: pad), copy it back, conv1d, SiLU
+HF_SCAN_STEP_LAUNCHES = 16  # decode: softplus(Δ + bias), exp(Δ·A), Δ·B·x, h·Ā + B̄x, copy_ h, C·h, D, SiLU(z) ...
+HF_SCAN_LAUNCHES = 17  # prefill, besides the loop ...
+HF_SCAN_LAUNCHES_PER_TOKEN = 3  # ... which runs h·Ā, + B̄u and the product with C once per token
+HF_SCAN_CAST_LAUNCHES = 8  # when activations are not fp32 (the state is), plus one more per token
+# The fallback materialises fp32 [B, d_in, T, N_s] tensors (Δ·A, its exp, Δ·B, Δ·B·u, the loop's h and its
+# products) and passes over them 13 times, reads and writes together, besides reading and writing h itself.
+HF_SCAN_FP32_PASSES = 13
 
 
 def mean_of(value: Number) -> float:
@@ -153,6 +179,7 @@ class _Ctx:
     weight_b: float
     kv_b: float
     weights_dtype: str
+    state_b: float = _FP32_BYTES  # an SSM layer's recurrent state (Workload.ssm_state_dtype)
     graph: Graph = "fused"
     layout: Layout = field(default_factory=Layout)
     workload_imbalance: float = 1.0  # Workload.moe_imbalance
@@ -182,11 +209,13 @@ def _collective(c: _Ctx, name: str, kind: str, axis: str, bytes: Number, count: 
               collective=kind, axis=axis)
 
 
-def _tp_all_reduce(c: _Ctx, name: str, count: int) -> list[Op]:
-    """Row-parallel outputs summed over the tensor-parallel group: N·d activations each (none at tp = 1)."""
+def _tp_all_reduce(c: _Ctx, name: str, count: int, width: int | None = None) -> list[Op]:
+    """Row-parallel outputs summed over the tensor-parallel group: N·d activations each, or N·`width` (none at
+    tp = 1)."""
     if c.tp == 1:
         return []
-    return [_collective(c, name, "all-reduce", "tp", c.rows * c.model.hidden_size * c.act_b, count)]
+    width = c.model.hidden_size if width is None else width
+    return [_collective(c, name, "all-reduce", "tp", c.rows * width * c.act_b, count)]
 
 
 def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: float | None = None,
@@ -219,6 +248,11 @@ def _elementwise(c: _Ctx, name: str, kind: OpKind, elements_in: float, elements_
     return Op(name, kind, c.phase, cost, f"[{_fmt(elements_out)}]", count, 1, None, weight_elements)
 
 
+def _hf_norm_launches(c: _Ctx) -> int:
+    """Kernels one Hugging Face RMSNorm launches: 6, plus the cast to fp32 and back unless activations are."""
+    return HF_NORM_LAUNCHES + (HF_NORM_CAST_LAUNCHES if c.act_b != _FP32_BYTES else 0)
+
+
 def _norm(c: _Ctx, name: str, count: int) -> Op:
     """RMSNorm (or LayerNorm) over N rows of d. Fused: one kernel reading and writing N·d activations.
 
@@ -236,8 +270,7 @@ def _norm(c: _Ctx, name: str, count: int) -> Op:
     casts = b != _FP32_BYTES
     per_element = 5 * _FP32_BYTES + 2 * b + (2 * (_FP32_BYTES + b) if casts else 0)
     traffic = elements * per_element + 4 * c.rows * _FP32_BYTES  # + the mean, eps and rsqrt over N values
-    launches = HF_NORM_LAUNCHES + (HF_NORM_CAST_LAUNCHES if casts else 0)
-    return replace(op, cost=replace(op.cost, activation_bytes=traffic), launches=launches)
+    return replace(op, cost=replace(op.cost, activation_bytes=traffic), launches=_hf_norm_launches(c))
 
 
 def _residual(c: _Ctx, name: str, count: int) -> Op:
@@ -250,7 +283,8 @@ def _residual(c: _Ctx, name: str, count: int) -> Op:
 
 def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, cache_width: int) -> Op:
     """RoPE on q and k (`rotated_width` = their widths together) and the new keys and values written to
-    the cache (`cache_width` elements per token).
+    the cache (`cache_width` elements per token). Without RoPE (`rotated_width` 0, Jamba) it is the cache
+    write alone, named `cache_write`.
 
     Fused: one kernel reads q, k, v (`read_width`), writes the rotated q and the cache entries.
     hf (`apply_rotary_pos_emb`, `DynamicCache.update`): per tensor x·cos (read, write), −x₂ over half
@@ -258,10 +292,12 @@ def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, 
     q and k; then `torch.cat` of the cache with the new entries, which in decode reads and rewrites the
     layer's whole cache: 2·B·(cached + 1)·cache_width elements of KV-cache traffic per step."""
     rows = c.rows
+    name = "rope_cache_write" if rotated_width else "cache_write"
     if not c.hf:
         cache_write = rows * cache_width * c.kv_b
-        return _elementwise(c, "rope_cache_write", "elementwise", rows * read_width, rows * rotated_width,
-                            _ROPE_FLOPS_PER_ELEMENT, count, kv_bytes=cache_write)
+        op = _elementwise(c, name, "elementwise", rows * read_width, rows * rotated_width, _ROPE_FLOPS_PER_ELEMENT,
+                          count, kv_bytes=cache_write)
+        return op if rotated_width else replace(op, shape=f"[{_fmt(rows * cache_width)}]")
     cached_after = c.cached + c.new_tokens  # tokens in each sequence's cache after this pass
     cache_traffic = 2.0 * c.batch * cached_after * cache_width * c.kv_b if c.phase == "decode" else (
         2.0 * rows * cache_width * c.kv_b)  # the first update concatenates onto an empty cache
@@ -269,8 +305,9 @@ def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, 
                       kv_bytes=cache_traffic)
     rope_bytes = 10.0 * rows * rotated_width * c.act_b
     flops = _ROPE_FLOPS_PER_ELEMENT * rows * rotated_width
-    return replace(op, cost=replace(op.cost, flops=flops, activation_bytes=rope_bytes),
-                   launches=HF_ROPE_LAUNCHES + HF_CACHE_UPDATE_LAUNCHES, shape=f"[{_fmt(rows * rotated_width)}]")
+    rope_launches = HF_ROPE_LAUNCHES if rotated_width else 0
+    return replace(op, name=name, cost=replace(op.cost, flops=flops, activation_bytes=rope_bytes),
+                   launches=rope_launches + HF_CACHE_UPDATE_LAUNCHES, shape=f"[{_fmt(rows * rotated_width)}]")
 
 
 def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk: int, d_v: int,
@@ -333,11 +370,12 @@ def _standard_attention(c: _Ctx, count: int) -> list[Op]:
     h, hkv = m.num_attention_heads // c.tp, c.layout.kv_heads_per_device(m)
     q_width, kv_width = h * dh, hkv * dh
     bias = (q_width + 2 * kv_width) if m.attention_bias else 0
+    rotated, read = (q_width + kv_width, q_width + 2 * kv_width) if m.rope else (0, 2 * kv_width)
     ops = [
         _norm(c, "attn_norm", count),
         *_projections(c, "qkv_proj", d, (("q_proj", q_width), ("k_proj", kv_width), ("v_proj", kv_width)),
                       count, bias),
-        _rope_cache_write(c, count, q_width + kv_width, q_width + 2 * kv_width, 2 * kv_width),
+        _rope_cache_write(c, count, rotated, read, 2 * kv_width),
         *_attention_products(c, count, heads=h, kv_heads=hkv, d_qk=dh, d_v=dh,
                              key_width=kv_width, value_width=kv_width),
     ]
@@ -388,6 +426,77 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     ops += _tp_all_reduce(c, "attn_all_reduce", count)
     ops.append(_residual(c, "attn_residual", count))
     return ops
+
+
+def _ssm_block(c: _Ctx, count: int) -> list[Op]:
+    """A Mamba-1 selective SSM block (Gu & Dao 2023, arXiv 2312.00752, §3.4 Fig. 3 and Algorithm 2), as a
+    serving engine runs it (vLLM's MambaMixer: in_proj, causal_conv1d, x_proj, dt_proj, selective_scan,
+    out_proj), over N = B·T rows and d_in' = ⌈d_in / tp⌉ channels:
+
+        ssm_norm, in_proj [N, d] @ [d, 2d_in'], conv1d (2K + 5)·N·d_in', x_proj [N, d_in'] @ [d_in', R + 2N_s]
+        (+ Jamba's three inner norms), dt_proj [N, R] @ [R, d_in'] + bias,
+        selective_scan 9·N·d_in'·N_s + 2·N·d_in' FLOPs, out_proj [N, d_in'] @ [d_in', d], residual
+
+    The scan is the hardware-aware kernel (paper §3.3.2): x, Δ, z, B, C read and y written once per token
+    (N·(4d_in' + 2N_s) activations), A and D read as weights, the expanded [B, T, d_in, N_s] state kept on
+    chip. State, in the KV-cache traffic class: decode reads and writes each sequence's h (d_in'·N_s at
+    b_state) and conv window (d_in'·(K − 1) at b_a, `memory.ssm_state_elements_per_layer`); prefill starts
+    from zero and writes both once. No KV cache, no attention: nothing here grows with the context.
+
+    Tensor parallelism (vLLM): in_proj and dt_proj column-parallel, conv, A and D split by channel, x_proj
+    row-parallel (an AllReduce of its N·(R + 2N_s) outputs), out_proj row-parallel (the usual N·d AllReduce).
+
+    hf: the same arithmetic and traffic with Hugging Face's launch counts (HF_SSM_*, HF_SCAN_*), plus the
+    13 passes of its torch fallback over fp32 [B, d_in, T, N_s] tensors; the conv state's extra column and
+    passes are left out (a 1/(N_s + K) effect on state traffic that never binds).
+    """
+    m = c.model
+    s = m.ssm
+    assert s is not None
+    d, n, r, rows = m.hidden_size, s.d_state, s.dt_rank, c.rows
+    d_in = split(m.ssm_inner_size, c.tp)
+    scan_state, conv_state = ssm_state_elements_per_layer(m, c.tp)
+    passes = 2 if c.phase == "decode" else 1  # read and write the state, or write the final one
+    conv_weights = d_in * s.d_conv + (d_in if s.conv_bias else 0)
+    conv = _elementwise(c, "conv1d", "elementwise", rows * d_in, rows * d_in,
+                        2 * s.d_conv + _CONV_EXTRA_FLOPS_PER_ELEMENT, count, weight_elements=conv_weights,
+                        kv_bytes=passes * c.batch * conv_state * c.act_b)
+    scan_weights = d_in * n + d_in  # A_log and D
+    scan_cost = Cost(flops=rows * d_in * (_SCAN_FLOPS_PER_STATE_ELEMENT * n + _SCAN_FLOPS_PER_CHANNEL),
+                     weight_bytes=scan_weights * c.weight_b, kv_bytes=passes * c.batch * scan_state * c.state_b,
+                     activation_bytes=rows * (4 * d_in + 2 * n) * c.act_b)
+    scan = Op("selective_scan", "scan", c.phase, scan_cost, f"B={c.batch} T={c.new_tokens} d_in={d_in} N={n}", count,
+              1, None, scan_weights)
+    inner = []
+    if s.inner_norms:  # RMSNorm over Δ's R inputs, B and C (whole on every device: x_proj's output is summed)
+        width = r + 2 * n
+        inner = [replace(_elementwise(c, "ssm_inner_norms", "norm", rows * width, rows * width,
+                                      _NORM_FLOPS_PER_ELEMENT, count, weight_elements=width),
+                         launches=3 * (_hf_norm_launches(c) if c.hf else 1))]
+    if c.hf:
+        casts = c.act_b != _FP32_BYTES
+        if c.phase == "decode":
+            launches = HF_SCAN_STEP_LAUNCHES + (HF_SCAN_CAST_LAUNCHES + 1 if casts else 0)
+        else:
+            launches = HF_SCAN_LAUNCHES + (HF_SCAN_LAUNCHES_PER_TOKEN + casts) * c.new_tokens + (
+                HF_SCAN_CAST_LAUNCHES if casts else 0)
+        fallback = HF_SCAN_FP32_PASSES * rows * d_in * n * _FP32_BYTES
+        scan = replace(scan, cost=replace(scan_cost, activation_bytes=scan_cost.activation_bytes + fallback),
+                       launches=launches)
+        conv = replace(conv, launches=HF_SSM_CONV_LAUNCHES)
+    return [
+        _norm(c, "ssm_norm", count),
+        _matmul(c, "in_proj", d, 2 * d_in, count, bias=2 * d_in if s.proj_bias else 0),
+        conv,
+        _matmul(c, "x_proj", d_in, r + 2 * n, count),
+        *_tp_all_reduce(c, "x_proj_all_reduce", count, width=r + 2 * n),
+        *inner,
+        _matmul(c, "dt_proj", r, d_in, count, bias=d_in),
+        scan,
+        _matmul(c, "out_proj", d_in, d, count, bias=d if s.proj_bias else 0),
+        *_tp_all_reduce(c, "ssm_all_reduce", count),
+        _residual(c, "ssm_residual", count),
+    ]
 
 
 def _dense_mlp(c: _Ctx, count: int, width: int, prefix: str = "") -> list[Op]:
@@ -476,15 +585,24 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
     return ops
 
 
-def _layer_ops(c: _Ctx, count: int, moe_layer: bool) -> list[Op]:
-    attention = _mla_attention(c, count) if c.model.mla else _standard_attention(c, count)
-    mlp = _moe_mlp(c, count) if moe_layer else _dense_mlp(c, count, c.model.intermediate_size)
-    return attention + [_norm(c, "mlp_norm", count)] + mlp + [_residual(c, "mlp_residual", count)]
+def _layer_ops(c: _Ctx, count: int, mixer: str, mlp: str) -> list[Op]:
+    """`count` layers of one kind: the mixer (attention, MLA or SSM), then the MLP (dense, MoE or none)."""
+    if mixer == "ssm":
+        ops = _ssm_block(c, count)
+    else:
+        ops = _mla_attention(c, count) if c.model.mla else _standard_attention(c, count)
+    if mlp == "none":
+        return ops
+    ffn = _moe_mlp(c, count) if mlp == "moe" else _dense_mlp(c, count, c.model.intermediate_size)
+    return ops + [_norm(c, "mlp_norm", count)] + ffn + [_residual(c, "mlp_residual", count)]
+
+
+_MIXER_TAGS = {"attention": "attn.", "ssm": "ssm."}
 
 
 def _tag(ops: list[Op], prefix: str) -> list[Op]:
-    """Name ops of MoE layers apart from dense layers' ops when a model has both."""
-    return [replace(op, name=f"{prefix}{op.name}") for op in ops]
+    """Name ops of one layer kind apart from the others' when a model has several."""
+    return [replace(op, name=f"{prefix}{op.name}") for op in ops] if prefix else ops
 
 
 def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0,
@@ -508,7 +626,8 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
-        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype, graph=graph, layout=layout,
+        kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype,
+        state_b=bytes_per_element(workload.ssm_state_dtype), graph=graph, layout=layout,
         workload_imbalance=workload.moe_imbalance,
     )
     d, v = model.hidden_size, model.vocab_size
@@ -517,14 +636,14 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         _elementwise(c, "embed", "gather", 0, c.rows * d, 0, 1, weight_elements=c.rows * d / c.tp),
         *_tp_all_reduce(c, "embed_all_reduce", 1),
     ]
-    if c.hf:  # the cos / sin tables, once per forward: N rows of d_h
+    if c.hf and model.num_attention_layers and model.rope:  # the cos / sin tables, once per forward: N rows of d_h
         tables = _elementwise(c, "rotary_tables", "elementwise", 0, 2 * c.rows * model.head_dim, 1, 1)
         ops.append(replace(tables, launches=HF_ROTARY_TABLE_LAUNCHES))
-    if model.num_dense_layers:
-        dense = _layer_ops(c, model.num_dense_layers, moe_layer=False)
-        ops += _tag(dense, "dense.") if model.num_moe_layers else dense
-    if model.num_moe_layers:
-        ops += _tag(_layer_ops(c, model.num_moe_layers, moe_layer=True), "moe." if model.num_dense_layers else "")
+    groups = model.layer_groups()
+    several_mixers, several_mlps = len({x for x, _ in groups}) > 1, len({f for _, f in groups}) > 1
+    for (mixer, mlp), count in groups.items():
+        prefix = (_MIXER_TAGS[mixer] if several_mixers else "") + (f"{mlp}." if several_mlps else "")
+        ops += _tag(_layer_ops(c, count, mixer, mlp), prefix)
     last = replace(c, new_tokens=new if phase == "decode" else 1, layer_ops=[])
     ops.append(_norm(last, "final_norm", 1))
     v_local = split(v, c.tp)  # vocab-parallel LM head, its logits gathered for sampling

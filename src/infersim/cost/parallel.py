@@ -4,8 +4,10 @@ layout infersim picks when none is given.
 Per-device footprints follow the sharding of `ops.py` (specs/layout.py has the rules): a tensor-parallel
 device stores 1/tp of the projections, the MLP and the vocabulary, whole copies of what is not split
 (norms, the router, an MLA latent projection, key/value heads when tp > H_kv), E/ep experts of width
-f_e/(tp·dp/ep), and the layers of its pipeline stage; the first stage also holds the embedding and the
-last the LM head and final norm. Data- and context-parallel replicas store everything again.
+f_e/(tp·dp/ep), d_in/tp of an SSM block's channels (`ModelSpec.ssm_params_per_layer`), and the layers of
+its pipeline stage (of whatever kinds fall in it: a hybrid's attention and SSM layers are not evenly
+spread); the first stage also holds the embedding and the last the LM head and final norm. Data- and
+context-parallel replicas store everything again.
 """
 
 from __future__ import annotations
@@ -69,23 +71,29 @@ def mlp_elements_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -
     return router + (experts + moe.num_shared_experts) * model.mlp_params(width)
 
 
-def stage_weight_elements(model: ModelSpec, layout: Layout, stage: int) -> int:
-    """Weights one device of pipeline stage `stage` (0-based) stores."""
+def stage_groups(model: ModelSpec, layout: Layout, stage: int) -> dict[tuple[str, str], int]:
+    """Layers of each (mixer, MLP) kind in pipeline stage `stage` (0-based)."""
     layers = layout.stage_layers(model.num_layers)
     first = sum(layers[:stage])
-    dense_layers = max(0, min(first + layers[stage], model.num_dense_layers) - first)
-    moe_layers = layers[stage] - dense_layers
-    per_layer = attention_elements_per_device(model, layout) + model.norm_params_per_layer()
-    total = layers[stage] * per_layer + dense_layers * mlp_elements_per_device(model, layout, False)
-    if moe_layers:
-        total += moe_layers * mlp_elements_per_device(model, layout, True)
+    return model.layer_groups(first, first + layers[stage])
+
+
+def stage_weight_elements(model: ModelSpec, layout: Layout, stage: int) -> int:
+    """Weights one device of pipeline stage `stage` (0-based) stores."""
+    total = 0
+    for (mixer, mlp), layers in stage_groups(model, layout, stage).items():
+        per_layer = (attention_elements_per_device(model, layout) if mixer == "attention"
+                     else model.ssm_params_per_layer(layout.tp)) + model.norm_params_per_layer(mlp != "none")
+        if mlp != "none":
+            per_layer += mlp_elements_per_device(model, layout, mlp == "moe")
+        total += layers * per_layer
     vocab_slice = split(model.vocab_size, layout.tp) * model.hidden_size
     last = stage == layout.pp - 1
     if stage == 0:
         total += vocab_slice  # the embedding (and, when tied and pp = 1, the LM head too)
     if last:
         tied_here = model.tie_word_embeddings and stage == 0
-        total += (0 if tied_here else vocab_slice) + model.hidden_size * (2 if model.norm == "layernorm" else 1)
+        total += (0 if tied_here else vocab_slice) + model.norm_elements()
     return total
 
 
@@ -94,12 +102,33 @@ def device_weight_bytes(model: ModelSpec, weights_dtype: str, layout: Layout) ->
     return max(stage_weight_elements(model, layout, s) for s in range(layout.pp)) * bytes_per_element(weights_dtype)
 
 
+def _busiest_stage_share(model: ModelSpec, layout: Layout, mixer: str) -> float:
+    """The largest fraction of the model's `mixer` layers (attention or SSM) that one pipeline stage holds."""
+    total = sum(n for (x, _), n in model.layer_groups().items() if x == mixer)
+    if not total:
+        return 0.0
+    return max(sum(n for (x, _), n in stage_groups(model, layout, s).items() if x == mixer)
+               for s in range(layout.pp)) / total
+
+
 def kv_share(model: ModelSpec, layout: Layout) -> float:
-    """Fraction of one sequence's KV cache one device of the busiest stage holds: its layers, its key/value
-    heads (all of the MLA latent, which tensor parallelism cannot split), and 1/cp of the tokens."""
-    layers = max(layout.stage_layers(model.num_layers)) / model.num_layers
+    """Fraction of one sequence's KV cache one device of the busiest stage holds: its attention layers, its
+    key/value heads (all of the MLA latent, which tensor parallelism cannot split), and 1/cp of the tokens
+    (0 for a model without attention layers)."""
+    if not model.num_attention_layers:
+        return 0.0
     heads = 1.0 if model.mla else layout.kv_heads_per_device(model) / model.num_key_value_heads
-    return layers * heads / layout.cp
+    return _busiest_stage_share(model, layout, "attention") * heads / layout.cp
+
+
+def ssm_state_share(model: ModelSpec, layout: Layout) -> float:
+    """Fraction of one sequence's SSM state (`memory.ssm_state_bytes_per_sequence`) one device of the stage
+    with the most SSM layers holds: those layers, and ⌈d_in/tp⌉/d_in of their channels (0 without SSM layers).
+    With `kv_share` it bounds the busiest device from above when the two maxima fall on different stages."""
+    if not model.num_ssm_layers:
+        return 0.0
+    d_in = model.ssm_inner_size
+    return _busiest_stage_share(model, layout, "ssm") * split(d_in, layout.tp) / d_in
 
 
 # ---- which devices talk -----------------------------------------------------------------------------

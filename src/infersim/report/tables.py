@@ -86,6 +86,7 @@ def summary_table(est: "Estimate") -> Table:
     rows += [
         (f"weights{per}", gigabytes(mem.weights_bytes)),
         (f"KV cache{per}", gigabytes(mem.kv_cache_bytes)),
+        *([(f"SSM state{per}", gigabytes(mem.ssm_state_bytes))] if mem.ssm_state_bytes else []),
         (f"activations (peak){per}", gigabytes(mem.activation_bytes)),
         (f"memory total / capacity{per}", f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
         ("largest batch at this context", f"{est.max_batch:,}"),
@@ -280,7 +281,11 @@ def models_table(models: Sequence["ModelSpec"]) -> Table:
     for column in ("id", "params", "active", "layers", "d", "heads q/kv", "attention", "MLP"):
         table.add_column(column, justify="left" if column in ("id", "attention", "MLP") else "right", no_wrap=True)
     for m in models:
-        mlp = f"MoE {m.moe.experts_per_token}/{m.moe.num_experts}" if m.moe else m.mlp
+        mlp = f"MoE {m.moe.experts_per_token}/{m.moe.num_experts}" if m.moe else ("none" if m.intermediate_size is None
+                                                                                 else m.mlp)
+        heads = f"{m.num_attention_heads}/{m.num_key_value_heads}" if m.num_attention_layers else "-"
+        mixer = m.attention if not m.num_ssm_layers else (
+            f"{m.attention} x{m.num_attention_layers} + ssm x{m.num_ssm_layers}" if m.num_attention_layers else "ssm")
         table.add_row(m.id, f"{m.total_params / 1e9:,.2f} B", f"{m.active_params / 1e9:,.2f} B", str(m.num_layers),
-                      str(m.hidden_size), f"{m.num_attention_heads}/{m.num_key_value_heads}", m.attention, mlp)
+                      str(m.hidden_size), heads, mixer, mlp)
     return table

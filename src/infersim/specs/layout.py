@@ -71,13 +71,21 @@ class Layout(BaseModel):
     def check(self, model: ModelSpec, batch: int, prompt_tokens: int) -> None:
         """One clear error for a layout this model and workload cannot take."""
         h, hkv = model.num_attention_heads, model.num_key_value_heads
-        if h % self.tp:
+        if h is not None and h % self.tp:
             raise InfersimError(f"tp={self.tp} does not divide {model.id}'s {h} attention heads; "
                                 f"choose tp from {_divisors(h)}")
-        if not model.mla and self.tp > hkv and self.tp % hkv:
+        if hkv is not None and not model.mla and self.tp > hkv and self.tp % hkv:
             raise InfersimError(f"tp={self.tp} is more than {model.id}'s {hkv} key/value heads but not a multiple "
                                 f"of them, so the heads cannot be copied evenly; choose tp from "
                                 f"{[d for d in _divisors(h) if d <= hkv or d % hkv == 0]}")
+        if model.ssm is not None:
+            d_in = model.ssm_inner_size
+            if d_in % self.tp:
+                raise InfersimError(f"tp={self.tp} does not divide {model.id}'s {d_in} SSM inner channels; "
+                                    f"choose tp from {[d for d in _divisors(d_in) if d <= 64]}")
+            if self.cp > 1:
+                raise InfersimError(f"cp={self.cp}: {model.id}'s SSM layers carry a state through the tokens in "
+                                    "order, which context parallelism cannot split; use cp=1")
         if self.pp > model.num_layers:
             raise InfersimError(f"pp={self.pp} is more than {model.id}'s {model.num_layers} layers; "
                                 f"use pp <= {model.num_layers}")

@@ -13,6 +13,14 @@ class Workload(BaseModel):
     `weights_dtype` is how weights are stored; matmuls run in it where the device multiplies in it
     natively and it is 8 bits or more (W8A8, as FP8 serving does), else in `activations_dtype` after
     dequantization. `kv_dtype` is the KV-cache format.
+
+    `ssm_state_dtype` is the format of an SSM layer's recurrent state (d_in × N per sequence). Default
+    fp32: Mamba's kernels run the recurrence in fp32 and Hugging Face transformers keeps the state so
+    (its scan returns the final state in fp32 and the cache takes that dtype: checked on transformers
+    5.24 with a bf16 MambaForCausalLM); mamba_ssm's own inference cache (`allocate_inference_cache`,
+    fp32 commented out) and vLLM's default (`mamba_ssm_cache_dtype` 'auto') store it in the weights'
+    format, so give "bf16" for those. An SSM's conv state (its last d_conv − 1 inputs) is kept in the
+    activation format, as all three do.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -24,6 +32,7 @@ class Workload(BaseModel):
     kv_dtype: DType = "bf16"
     moe_imbalance: float = Field(1.0, ge=1.0, description="MoE: the busiest expert-parallel device's tokens over "
                                  "the mean (1: uniform routing)")
+    ssm_state_dtype: DType = "fp32"
 
     @property
     def context_tokens(self) -> int:
