@@ -34,6 +34,10 @@ def test_what_does_not_apply_says_why():
     rows = {r.technique: r for r in compare_techniques("deepseek-v2-lite", ["h100-sxm"], output_tokens=8,
                                                        techniques=["attention as MQA"])}
     assert rows["attention as MQA"].tpot_seconds is None and "MLA" in rows["attention as MQA"].note
+    mamba = {r.technique: r for r in compare_techniques("mamba-2.8b", ["h100-sxm"], output_tokens=8,
+                                                        techniques=["fp8 KV cache", "attention as MHA", "fp8 weights"])}
+    assert "no attention layers" in mamba["fp8 KV cache"].note and mamba["attention as MHA"].speedup is None
+    assert mamba["fp8 weights"].speedup > 1.0
 
 
 def test_every_device_gets_its_baseline_first():

@@ -57,8 +57,15 @@ def with_kv_heads(model: ModelSpec, kv_heads: int, label: str) -> ModelSpec:
 Technique = Callable[[ModelSpec, str, dict[str, Any], Estimate], TechniqueRow]
 
 
+def _no_attention(model: ModelSpec) -> InfersimError:
+    return InfersimError(f"{model.id} has no attention layers, so no KV cache or key/value heads (its SSM state "
+                         f"stays the same size)")
+
+
 def _format(name: str, what: str, **change: str) -> Technique:
     def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
+        if "kv_dtype" in change and not model.num_attention_layers:
+            raise _no_attention(model)
         return _from_estimate(name, what, estimate(model, device, **{**common, **change}), base)
 
     return run
@@ -66,6 +73,8 @@ def _format(name: str, what: str, **change: str) -> Technique:
 
 def _kv_heads(name: str, what: str, heads: Callable[[ModelSpec], int]) -> Technique:
     def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
+        if not model.num_attention_layers:
+            raise _no_attention(model)
         if model.mla:
             raise InfersimError(f"{model.id} uses MLA: its latent cache has no key/value heads to change")
         variant = with_kv_heads(model, heads(model), name.split()[-1])
