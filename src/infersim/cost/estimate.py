@@ -208,7 +208,7 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
         seconds = mean_of(timing.seconds) * n * regions
         weights, kv, acts = (mean_of(op.cost.weight_bytes) * n, mean_of(op.cost.kv_bytes) * n,
                              mean_of(op.cost.activation_bytes) * n)
-        op_flops, op_bytes = mean_of(op.cost.flops) * n, weights + kv + acts
+        op_flops, op_bytes = (mean_of(op.cost.flops) + mean_of(timing.dequant_flops)) * n, weights + kv + acts
         dtype = workload.activations_dtype if op.kind == "attention" else matmul_dtype(
             device, op.weights_dtype, workload.activations_dtype)
         rows.append(OpResult(

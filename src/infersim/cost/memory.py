@@ -34,7 +34,7 @@ def kv_cache_bytes(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_s
 
 
 def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16") -> float:
-    """Bytes of all weights (every expert) stored in `weights_dtype`."""
+    """Bytes of all weights (every expert) stored in `weights_dtype`, group scales included."""
     return model.total_params * bytes_per_element(weights_dtype)
 
 
