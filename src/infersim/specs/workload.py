@@ -1,10 +1,12 @@
-"""What the model is asked to do: batch, prompt and output lengths, and the number formats."""
+"""What the model is asked to do: batch, prompt and output lengths, the number formats, and how the KV
+cache is held."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator
 
 from infersim.specs.dtypes import check_format
+from infersim.specs.kvcache import KVCache
 
 
 class Workload(BaseModel):
@@ -12,7 +14,8 @@ class Workload(BaseModel):
 
     `weights_dtype` is how weights are stored; matmuls run in the format's native compute format where
     the device has it (W8A8 as FP8 serving does; MXFP4/NVFP4 on a device with an fp4 peak), else in
-    `activations_dtype` after dequantization (specs/dtypes.py). `kv_dtype` is the KV-cache format.
+    `activations_dtype` after dequantization (specs/dtypes.py). `kv_dtype` is the KV-cache format (of the
+    part on the device), `kv` its budget, offload, paging and MLA decode form (specs/kvcache.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,6 +25,7 @@ class Workload(BaseModel):
     weights_dtype: str = "bf16"
     activations_dtype: str = "bf16"
     kv_dtype: str = "bf16"
+    kv: KVCache = KVCache()
 
     @field_validator("weights_dtype", "activations_dtype", "kv_dtype")
     @classmethod
@@ -32,3 +36,9 @@ class Workload(BaseModel):
     def context_tokens(self) -> int:
         """Tokens held per sequence at the end: prompt plus output."""
         return self.prompt_tokens + self.output_tokens
+
+    @property
+    def host_kv_dtype(self) -> str:
+        """Format of the offloaded part of the cache: the offload's own, else `kv_dtype`."""
+        offload = self.kv.offload
+        return offload.dtype if offload is not None and offload.dtype else self.kv_dtype
