@@ -39,8 +39,26 @@ ImbalanceOpt = typer.Option(1.0, "--moe-imbalance", help="MoE routing skew: the 
 BatchOpt = typer.Option(1, "--batch", "-b", help="sequences decoded together")
 PromptOpt = typer.Option(1024, "--prompt", "-p", help="prompt tokens per sequence")
 OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence")
-WeightsOpt = typer.Option(None, "--weights-dtype", help="fp32, bf16, fp16, fp8, int8, int4, fp4 (default: as activations)")
-KvOpt = typer.Option(None, "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8, int4 (default: as activations)")
+WeightsOpt = typer.Option(None, "--weights-dtype",
+                          help="fp32, bf16, fp16, fp8, int8, int4-g128, int4-g128-zp (AWQ), mxfp4, nvfp4, ... "
+                               "(specs/dtypes.py; default: as activations)")
+KvOpt = typer.Option(None, "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8-g128, int4-g128, int2-kivi, "
+                                              "int1-kivi-g64, ... (default: as activations)")
+KvBudgetOpt = typer.Option(None, "--kv-budget", help="KV tokens kept per sequence: 4096, or a share of the context "
+                                                     "(20% or 0.2); the rest evicted")
+KvSinksOpt = typer.Option(None, "--kv-sinks", help="attention sinks inside the budget (default 4 streaming, 0 h2o)")
+KvEvictionOpt = typer.Option("streaming", "--kv-eviction", help="streaming (sinks + recent, StreamingLLM) or h2o "
+                                                                "(heavy hitters + recent)")
+KvOffloadOpt = typer.Option(None, "--kv-offload", help="share of the KV cache in host memory (0.9 or 90%), or its "
+                                                       "oldest N tokens (N > 1), read over PCIe each decode step")
+KvFetchOpt = typer.Option(None, "--kv-fetch", help="fetch only the top-N offloaded tokens per layer and step")
+KvScoreOpt = typer.Option(0, "--kv-score-channels", help="key channels per KV head read over PCIe to pick the "
+                                                        "top-N (TailorKV: 8)")
+KvOffloadDtypeOpt = typer.Option(None, "--kv-offload-dtype", help="format of the offloaded part (default: --kv-dtype)")
+KvOverlapOpt = typer.Option(True, "--kv-overlap/--kv-serial", help="hide PCIe transfers under the device's work "
+                                                                   "(max) or add them (sum)")
+KvBlockOpt = typer.Option(None, "--kv-block", help="paged KV cache: tokens per block (vLLM: 16)")
+MlaDecodeOpt = typer.Option("absorbed", "--mla-decode", help="MLA decode form: absorbed or decompressed")
 ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
 SsmStateOpt = typer.Option(None, "--ssm-state-dtype", help="SSM recurrent-state format: fp32 (default), bf16, ...")
 RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
@@ -60,12 +78,24 @@ def _print_json(data: Any) -> None:
 
 def _estimate(model: str, device: Optional[str], batch: int, prompt: int, output: int, weights_dtype: Optional[str],
               kv_dtype: Optional[str], activations_dtype: Optional[str], runtime: Optional[str],
-              calibration: Optional[str] = None, **parallel: Any) -> Any:
+              calibration: Optional[str] = None, kv_options: Optional[dict[str, Any]] = None, **parallel: Any) -> Any:
     from infersim.cost.estimate import estimate
+    from infersim.specs.kvcache import kv_cache_from_options
 
+    kv = kv_cache_from_options(**(kv_options or {}))
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
                     weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
-                    runtime=runtime, calibration=calibration, **parallel)
+                    runtime=runtime, calibration=calibration, kv_budget=kv.budget, kv_offload=kv.offload,
+                    kv_block_tokens=kv.block_tokens, mla_absorb=kv.mla_absorbed, **parallel)
+
+
+def _kv_options(budget: Optional[str], sinks: Optional[int], eviction: str, offload: Optional[str],
+                fetch: Optional[int], score_channels: int, offload_dtype: Optional[str], overlap: bool,
+                block: Optional[int], mla_decode: str) -> dict[str, Any]:
+    """The --kv-* and --mla-decode options as `kvcache.kv_cache_from_options` takes them."""
+    return dict(budget=budget, sinks=sinks, eviction=eviction, offload=offload, fetch_tokens=fetch,
+                score_channels=score_channels, offload_dtype=offload_dtype, overlap=overlap, block_tokens=block,
+                mla_decode=mla_decode)
 
 
 @app.command("estimate")
@@ -76,13 +106,20 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt,
                  pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
                  cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
+                 kv_budget: Optional[str] = KvBudgetOpt, kv_sinks: Optional[int] = KvSinksOpt,
+                 kv_eviction: str = KvEvictionOpt, kv_offload: Optional[str] = KvOffloadOpt,
+                 kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
+                 kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
+                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                  moe_imbalance: float = ImbalanceOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
+    kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
+                     kv_overlap, kv_block, mla_decode)
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches, moe_imbalance=moe_imbalance,
-                    ssm_state_dtype=ssm_state_dtype)
+                    calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
+                    overlap=overlap, microbatches=microbatches,
+                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -101,18 +138,25 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
                 dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt,
                 overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
+                kv_budget: Optional[str] = KvBudgetOpt, kv_sinks: Optional[int] = KvSinksOpt,
+                kv_eviction: str = KvEvictionOpt, kv_offload: Optional[str] = KvOffloadOpt,
+                kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
+                kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
+                kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                 moe_imbalance: float = ImbalanceOpt,
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
-    collectives with their wire bytes, algorithm and time."""
+    collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
     from infersim.errors import InfersimError
 
     if phase not in ("prefill", "decode", "both"):
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
+    kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
+                     kv_overlap, kv_block, mla_decode)
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, overlap=overlap,
-                    microbatches=microbatches, moe_imbalance=moe_imbalance,
-                    ssm_state_dtype=ssm_state_dtype)
+                    calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
+                    overlap=overlap, microbatches=microbatches,
+                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])

@@ -63,13 +63,19 @@ def multiplier_full_adders(mantissa_bits: int) -> int:
 
     The implicit leading one makes each significand M + 1 bits wide, and an array multiplier has one full
     adder per partial-product bit. FP32 576, FP16 121, BF16 64, FP8-E4M3 16 (essay F1-F2, section
-    'Lower precision', after J. Dean 2019, arXiv 1911.05289).
+    'Lower precision', after J. Dean 2019, arXiv 1911.05289); FP4-E2M1 4, which MXFP4 and NVFP4 share
+    (their block scales are applied once per block, outside the element multiplier).
     """
     return (mantissa_bits + 1) ** 2
 
 
 def full_adders_by_format(dtypes: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8")) -> dict[str, int]:
-    """`multiplier_full_adders` for each format's mantissa width (`dtypes.MANTISSA_BITS`)."""
+    """`multiplier_full_adders` for each format's mantissa width, read from the one format table
+    (`dtypes.MANTISSA_BITS`, i.e. `dtypes.FORMATS`); integer formats have no mantissa and are refused."""
+    unknown = [d for d in dtypes if d not in MANTISSA_BITS]
+    if unknown:
+        raise ValueError(f"no mantissa width for {', '.join(unknown)}: floating formats are "
+                         f"{', '.join(MANTISSA_BITS)}")
     return {d: multiplier_full_adders(MANTISSA_BITS[d]) for d in dtypes}
 
 

@@ -19,6 +19,24 @@ def test_estimate_json_equals_library(cli):
     assert json.loads(out) == json.loads(json.dumps(expected.to_dict()))
 
 
+def test_kv_options_reach_the_library(cli):
+    code, out, _ = cli("estimate", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--prompt", "32768", "--kv-dtype",
+                       "int2-kivi", "--kv-budget", "20%", "--kv-eviction", "h2o", "--kv-offload", "0.5",
+                       "--kv-fetch", "256", "--kv-score-channels", "8", "--kv-serial", "--kv-block", "16", "--json")
+    assert code == 0
+    from infersim.specs.kvcache import KVBudget, KVOffload
+
+    expected = estimate("llama-3.1-8b", "rtx-3090", prompt_tokens=32768, kv_dtype="int2-kivi",
+                        kv_budget=KVBudget(fraction=0.2, eviction="h2o"),
+                        kv_offload=KVOffload(fraction=0.5, fetch_tokens=256, score_channels=8, overlap=False),
+                        kv_block_tokens=16)
+    assert json.loads(out) == json.loads(json.dumps(expected.to_dict()))
+    code, out, _ = cli("explain", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--kv-offload", "0.5", "--phase",
+                       "decode", "--json")
+    fetch = next(r for r in json.loads(out) if r["name"] == "kv_host_fetch")
+    assert code == 0 and fetch["kind"] == "transfer" and fetch["algorithm"] == "pcie4" and fetch["wire_bytes"] > 0
+
+
 def test_estimate_table_names_the_bottleneck(cli):
     code, out, _ = cli("estimate", "-m", "llama-2-7b", "-d", "h100-sxm")
     assert code == 0 and "time per output token" in out and "memory" in out
@@ -54,6 +72,17 @@ BAD = [
     (("estimate", "-m", "llama-2-7b", "-d", "h100-sxm", "--kv-dtype", "fp9"), "kv_dtype"),
     (("explain", "-m", "llama-2-7b", "-d", "h100-sxm", "--phase", "both2"), "phase"),
     (("estimate", "--frobnicate"), "No such option"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--kv-budget", "2"), "below its 4 attention sinks"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--kv-budget", "100", "--kv-sinks", "200"),
+     "below its 200 attention sinks"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--kv-offload", "-0.5"), "must not be negative"),
+    (("explain", "-m", "llama-3.1-8b", "-d", "rtx-3090", "--kv-offload", "1.5"), "must be whole"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--weights-dtype", "int4g128"), "did you mean int4-g128"),
+    (("explain", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--kv-dtype", "kivi2"), "unknown number format 'kivi2'"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--kv-offload", "0.5", "--kv-offload-dtype", "fp5"),
+     "unknown number format 'fp5'"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "cerebras-wse-3", "--kv-offload", "0.5"), "no PCIe host link"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--kv-block", "0"), "block_tokens"),
 ]
 
 

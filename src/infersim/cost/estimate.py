@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from infersim.cost import economics
 from infersim.cost.collectives import collective_seconds
-from infersim.cost.memory import kv_bytes_per_token, kv_cache_bytes, ssm_state_bytes_per_sequence
+from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
@@ -47,6 +47,7 @@ from infersim.errors import InfersimError
 from infersim.specs.catalog import load_device, load_model, load_system, validation_message
 from infersim.specs.device import DeviceSpec
 from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.kvcache import KVBudget, KVCache, KVOffload, policy_error
 from infersim.specs.layout import Layout, layout_from, split
 from infersim.specs.model import ModelSpec
 from infersim.specs.system import DIMMED, SystemSpec
@@ -119,10 +120,16 @@ class PhaseResult:
     seconds_by_bound: dict[str, float]
     comm_seconds: float = 0.0
     wire_bytes: float = 0.0
+    host_link_seconds: float = 0.0  # an offloaded KV cache's transfers over the PCIe host link
+    host_link_bytes: float = 0.0
 
 
 @dataclass(frozen=True)
 class MemoryResult:
+    """Footprints on one device. `kv_cache_bytes` is the part of the cache on the device (allocated
+    in whole blocks when paged, `kv_fragmentation` of it unused); `kv_host_bytes` the part offloaded to
+    host memory, which the device's capacity does not hold."""
+
     weights_bytes: float
     kv_cache_bytes: float
     activation_bytes: float
@@ -131,6 +138,8 @@ class MemoryResult:
     fits: bool
     bytes_by_tier: dict[str, dict[str, float]]
     ssm_state_bytes: float = 0.0  # SSM layers' recurrent state (placed with the KV cache); in total_bytes
+    kv_host_bytes: float = 0.0
+    kv_fragmentation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,7 @@ class Estimate:
     ops_per_comm_byte: float | None = None  # device peak FLOP/s over its link bytes/s (essay S1); None alone
     notes: tuple[str, ...] = ()  # what this estimate leaves out or assumes, in words
     ssm_state_dtype: str = "fp32"  # format of SSM layers' recurrent state (models with SSM layers only)
+    kv_cache: dict[str, Any] | None = None  # the KV-cache policy (specs/kvcache.py); None: all of it on the device
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the CLI's `--json` prints exactly this."""
@@ -184,38 +194,56 @@ def _time_collective(op: Op, groups: Groups | None) -> tuple[float, str]:
     return timing.seconds, timing.algorithm
 
 
+def time_transfer(op: Op, device: DeviceSpec) -> tuple[float, str]:
+    """Seconds of one occurrence of a host transfer: bytes / (PCIe bytes/s per direction · achieved
+    fraction) + the link's latency, and the link's name."""
+    link = device.host_link
+    if link is None:
+        raise InfersimError(f"{device.id} lists no PCIe host link, so its KV cache cannot be offloaded to host "
+                            f"memory; add a pcie link to its device file")
+    bytes_per_s = link.bytes_per_s_per_direction * device.efficiency.host_link_fraction
+    return mean_of(op.cost.wire_bytes) / bytes_per_s + (link.latency_seconds or 0.0), link.name
+
+
 def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Workload, runtime: str,
                phase: str, groups: Groups | None = None, overlap: bool = False,
                regions: int = 1) -> tuple[PhaseResult, list[OpResult]]:
     """Time a phase's ops on a device: per-op roofline rows, the device and host totals, and the phase
     time (max of the two where the host runs ahead, their sum on a CPU). Collectives run on `groups`,
     added to the device time or, with `overlap`, hidden under it; `regions` (spatial machines) is how many
-    layer regions share the device, each op running on 1/regions of it."""
+    layer regions share the device, each op running on 1/regions of it. Host transfers (an offloaded KV
+    cache) run on the PCIe link, hidden under the device time (max) when the offload overlaps, else added."""
     rows: list[OpResult] = []
     by_bound: dict[str, float] = {}
-    compute_total = comm_total = flops = traffic = wire = 0.0
+    compute_total = comm_total = flops = traffic = wire = link_total = link_bytes = 0.0
     launches = 0
     main_bw = device.main_memory.bytes_per_s
     for op in ops:
         n = op.count
-        if op.kind == "collective":
-            seconds_one, algorithm = _time_collective(op, groups)
+        if op.kind in ("collective", "transfer"):  # timed on a link: a collective's group, or the PCIe host link
+            host = op.kind == "transfer"
+            seconds_one, algorithm = time_transfer(op, device) if host else _time_collective(op, groups)
             seconds, op_wire = seconds_one * n, mean_of(op.cost.wire_bytes) * n
+            bound = "host-link" if host else "communication"
             rows.append(OpResult(
-                name=op.name, phase=phase, kind=op.kind, count=n, shape=op.shape, dtype=workload.activations_dtype,
+                name=op.name, phase=phase, kind=op.kind, count=n, shape=op.shape,
+                dtype=workload.host_kv_dtype if host else workload.activations_dtype,
                 flops=0.0, bytes=0.0, weight_bytes=0.0, kv_bytes=0.0, activation_bytes=0.0, bytes_by_tier={},
                 arithmetic_intensity=None, device_ops_per_byte=0.0, compute_seconds=0.0, memory_seconds=0.0,
-                overhead_seconds=0.0, seconds=seconds, bound_by="communication", wire_bytes=op_wire,
+                overhead_seconds=0.0, seconds=seconds, bound_by=bound, wire_bytes=op_wire,
                 comm_seconds=seconds, algorithm=algorithm))
-            comm_total += seconds
-            wire += op_wire
-            by_bound["communication"] = by_bound.get("communication", 0.0) + seconds
+            if host:  # a copy the host launches; its bytes are not collective wire bytes
+                link_total, link_bytes = link_total + seconds, link_bytes + op_wire
+                launches += op.launches * n
+            else:
+                comm_total, wire = comm_total + seconds, wire + op_wire
+            by_bound[bound] = by_bound.get(bound, 0.0) + seconds
             continue
         timing = time_op(op, device, placement, workload.activations_dtype)
         seconds = mean_of(timing.seconds) * n * regions
         weights, kv, acts = (mean_of(op.cost.weight_bytes) * n, mean_of(op.cost.kv_bytes) * n,
                              mean_of(op.cost.activation_bytes) * n)
-        op_flops, op_bytes = mean_of(op.cost.flops) * n, weights + kv + acts
+        op_flops, op_bytes = (mean_of(op.cost.flops) + mean_of(timing.dequant_flops)) * n, weights + kv + acts
         dtype = workload.activations_dtype if op.kind == "attention" else matmul_dtype(
             device, op.weights_dtype, workload.activations_dtype)
         rows.append(OpResult(
@@ -235,6 +263,9 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
         traffic += op_bytes
         launches += op.launches * op.count
     device_seconds = max(compute_total, comm_total) if overlap else compute_total + comm_total
+    offload = workload.kv.offload
+    if link_total:
+        device_seconds = max(device_seconds, link_total) if offload and offload.overlap else device_seconds + link_total
     host_seconds = launches * device.efficiency.host_launch_seconds if _host_launched(runtime, phase) else 0.0
     # a GPU's host runs ahead of the device; a CPU's framework work runs on the cores that compute
     overlapped = device.execution_model != "cpu"
@@ -243,7 +274,8 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
         bound = "host"
     else:
         bound = max(by_bound, key=by_bound.__getitem__)
-    return PhaseResult(seconds, device_seconds, host_seconds, flops, traffic, bound, by_bound, comm_total, wire), rows
+    return PhaseResult(seconds, device_seconds, host_seconds, flops, traffic, bound, by_bound, comm_total, wire,
+                       link_total, link_bytes), rows
 
 
 def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, microbatches: int) -> PhaseResult:
@@ -259,7 +291,8 @@ def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, mi
     bound = phase.bound_by if stage_bound >= passing or phase.bound_by == "host" else max(by_bound,
                                                                                            key=by_bound.__getitem__)
     return PhaseResult(seconds, phase.device_seconds + (pp - 1) * send_seconds, phase.host_seconds, phase.flops,
-                       phase.bytes, bound, by_bound, comm, phase.wire_bytes)
+                       phase.bytes, bound, by_bound, comm, phase.wire_bytes, phase.host_link_seconds,
+                       phase.host_link_bytes)
 
 
 def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload, layout: Layout) -> float:
@@ -272,18 +305,24 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
 
 def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, share: float) -> int:
     """Tokens per sequence the room left after weights, activations and SSM state holds at this batch
-    (`share`: the fraction of each token's cache one device keeps); with a sliding window whose cache fits,
-    the model's position range is the limit instead, and so it is for a model with no KV cache at all
-    (no attention layers), or `UNBOUNDED_CONTEXT_CAP_TOKENS` when it states none."""
+    (`share`: the fraction of each token's cache one device keeps): the longest sequence whose device part
+    of the cache (after a window, budget or offload, in whole blocks when paged) fits; when a window or
+    budget bounds the cache below the room, the model's position range is the limit instead, and so it is
+    for a model with no KV cache at all (no attention layers), or `UNBOUNDED_CONTEXT_CAP_TOKENS` when it
+    states none."""
     if room_bytes <= 0:
         return 0
-    per_token = workload.batch * kv_bytes_per_token(model, workload.kv_dtype) * share
+    per_token = (kv_bytes_per_token(model, workload.kv_dtype) + workload.kv.score_bytes_per_token(model)) * share
     if per_token == 0:
         return model.max_position_embeddings or UNBOUNDED_CONTEXT_CAP_TOKENS
-    tokens = int(room_bytes // per_token)
-    if model.sliding_window is not None and tokens >= model.sliding_window:
-        return model.max_position_embeddings or tokens
-    return tokens
+    allocated = room_bytes // (workload.batch * per_token)  # device tokens per sequence the room holds
+    longest = workload.kv.max_tokens_for(model, allocated, _UNBOUNDED_TOKENS)
+    if longest is None:
+        return model.max_position_embeddings or int(allocated)
+    return longest
+
+
+_UNBOUNDED_TOKENS = 2**40  # search bound for the longest context: beyond any cache
 
 
 def _state_note(model: ModelSpec, workload: Workload) -> str | None:
@@ -300,13 +339,18 @@ def _state_note(model: ModelSpec, workload: Workload) -> str | None:
     return note + f" and no KV cache, so memory does not bound its context: the longest context shown is {cap}"
 
 
-
-
 def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
-           regions: int, state_note: str | None = None) -> tuple[str, ...]:
+           regions: int, workload: Workload | None = None, state_note: str | None = None) -> tuple[str, ...]:
     """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
-    efficiency, an SSM's state instead of a KV cache."""
+    efficiency, the KV-cache policy, an SSM's state instead of a KV cache."""
     notes = [state_note] if state_note else []
+    kv = workload.kv if workload is not None else None
+    if kv is not None and kv != KVCache():
+        notes.append(f"KV cache: {kv.describe()}")
+    if memory.kv_host_bytes:
+        link = device.host_link
+        notes.append(f"{memory.kv_host_bytes / 1e9:,.2f} GB of KV cache per device in host memory (not counted "
+                     f"against its capacity), read over {link.name if link else 'PCIe'} each decode step")
     if lays_out_layers(device):
         notes.append(f"{device.id} is a spatial machine: each of its {regions} layer region(s) has its own cores "
                      f"and memory, so one token uses 1/{regions} of each device at a time; only with a batch of "
@@ -372,7 +416,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              tp: int | None = None, pp: int | None = None, dp: int | None = None, ep: int | None = None,
              cp: int | None = None, layout: Layout | None = None, overlap: bool = False,
              microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0,
-             ssm_state_dtype: str | None = None) -> Estimate:
+             ssm_state_dtype: str | None = None, kv_budget: KVBudget | None = None,
+             kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
+             mla_absorb: bool = True) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -384,14 +430,25 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     compute; `microbatches` sets how many groups of sequences a pipeline keeps in flight. `decode_tokens`
     is how many tokens each sequence feeds a decode pass (a speculative verify step: techniques/speculative.py);
     TPOT is then the time of one such pass. `moe_imbalance` ρ ≥ 1: the busiest expert-parallel device gets
-    ρ times the mean share of routed tokens."""
+    ρ times the mean share of routed tokens.
+
+    The KV cache (specs/kvcache.py): `kv_budget` keeps only so many tokens (StreamingLLM, H2O),
+    `kv_offload` holds part of it in host memory read over PCIe, `kv_block_tokens` allocates it in pages
+    of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
+    try:
+        kv_policy = KVCache(budget=kv_budget, offload=kv_offload, block_tokens=kv_block_tokens,
+                            mla_absorbed=mla_absorb)
+    except ValidationError as exc:
+        raise policy_error(exc) from None
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
-                             activations_dtype=activations_dtype, moe_imbalance=moe_imbalance,
+                             activations_dtype=activations_dtype, kv=kv_policy, moe_imbalance=moe_imbalance,
                              ssm_state_dtype=ssm_state_dtype or "fp32")
+    if kv_policy.offload is not None and device.host_link is None:
+        raise InfersimError(f"{device.id} lists no PCIe host link, so its KV cache cannot be offloaded to host memory")
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
@@ -445,7 +502,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                             f"{device.capacity_bytes / 1e9:,.3g} GB; it needs at least {needed:.0f} devices "
                             f"(`infersim plan` finds a layout)")
     share = kv_share(model, layout)
-    kv = kv_cache_bytes(model, workload.kv_dtype, replica_batch, workload.context_tokens) * share
+    footprint = kv_footprint(model, workload.kv_dtype, replica_batch, workload.context_tokens, workload.kv,
+                             workload.host_kv_dtype)
+    kv = footprint.device_bytes * share
     state_per_seq = ssm_state_bytes_per_sequence(model, workload.ssm_state_dtype, workload.activations_dtype) * (
         ssm_state_share(model, layout))
     state = replica_batch * state_per_seq
@@ -472,8 +531,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     total = weights + kv + state + activations
     fits = placement.overflow_bytes == 0
 
-    per_seq = (kv_cache_bytes(model, workload.kv_dtype, 1, workload.context_tokens) * share + state_per_seq
-               + activations / replica_batch)
+    per_seq = footprint.device_bytes / replica_batch * share + state_per_seq + activations / replica_batch
     room = capacity - weights
     max_batch = int(room // per_seq) * layout.dp if room > 0 else 0
     max_context = _longest_context(model, replica, capacity - weights - activations - state, share)
@@ -481,7 +539,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     tokens = b * o
     count = layout.devices
     bottleneck = "capacity" if not fits else (prefill.bound_by if prefill.seconds > decode_total else decode.bound_by)
-    memory = MemoryResult(weights, kv, activations, total, capacity, fits, placement.bytes_by_class_and_tier, state)
+    memory = MemoryResult(weights, kv, activations, total, capacity, fits, placement.bytes_by_class_and_tier,
+                          state, footprint.host_bytes * share, footprint.fragmentation)
     link_bytes_per_s = groups.for_axis("tp").device_bytes_per_s_per_direction if groups and layout.tp > 1 else (
         sys_spec.device_bytes_per_s_per_direction if sys_spec is not None else None)
     ops_per_comm_byte = device.peak_for(workload.activations_dtype) / link_bytes_per_s if link_bytes_per_s else None
@@ -499,6 +558,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                                                                 tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
         microbatches=m, pipeline_stages=stages, ops_per_comm_byte=ops_per_comm_byte,
-        notes=_notes(device, memory, layout, sys_spec, regions, _state_note(model, workload)),
+        notes=_notes(device, memory, layout, sys_spec, regions, workload, _state_note(model, workload)),
         ssm_state_dtype=workload.ssm_state_dtype,
+        kv_cache=workload.kv.model_dump() if workload.kv != KVCache() else None,
     )

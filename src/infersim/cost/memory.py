@@ -1,13 +1,18 @@
 """Memory footprints: weights, KV cache, SSM state, and what fits in a capacity.
 
-Bytes are `elements × bytes_per_element(dtype)` (dtypes.py), nothing else. Only attention layers keep a
-KV cache; an SSM layer keeps a recurrent state of constant size per sequence instead.
+Bytes are `elements × bytes_per_element(dtype)` (dtypes.py, block scales included), nothing else. Only attention
+layers keep a KV cache; an SSM layer keeps a recurrent state of constant size per sequence instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.kvcache import KVCache
 from infersim.specs.model import ModelSpec
+
+_WHOLE_CACHE = KVCache()
 
 
 def kv_elements_per_token(model: ModelSpec, *, mla_rope: bool = True) -> int:
@@ -28,14 +33,50 @@ def kv_elements_per_token(model: ModelSpec, *, mla_rope: bool = True) -> int:
 
 
 def kv_bytes_per_token(model: ModelSpec, kv_dtype: str = "bf16", *, mla_rope: bool = True) -> float:
-    """KV-cache bytes one token occupies across all layers (see `kv_elements_per_token`)."""
+    """KV-cache bytes one token occupies across all layers (see `kv_elements_per_token`), scales included:
+    Llama-3.1-8B 131,072 B in bf16, 32·2·8·128·3/8 = 24,576 B in int2-kivi (3 bits per element)."""
     return kv_elements_per_token(model, mla_rope=mla_rope) * bytes_per_element(kv_dtype)
 
 
-def kv_cache_bytes(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_sequence: int) -> float:
-    """KV-cache bytes for `sequences` × `tokens_per_sequence` tokens: linear in both, up to a sliding
-    window (a model with one keeps only the last W tokens per sequence: a rolling buffer)."""
-    return sequences * model.attended_tokens(tokens_per_sequence) * kv_bytes_per_token(model, kv_dtype)
+@dataclass(frozen=True, slots=True)
+class KVFootprint:
+    """The KV cache of `sequences` sequences at the end of a run (specs/kvcache.py for the counts; per
+    sequence and layer): K kept, D on the device (allocated: rounded up to whole blocks), H on the host.
+    Device bytes = B·allocated·(KV bytes per token + H2O scores); host bytes = B·H·bytes per token in
+    the host format."""
+
+    kept_tokens: float
+    device_tokens: float
+    allocated_tokens: float
+    host_tokens: float
+    device_bytes: float
+    host_bytes: float
+
+    @property
+    def fragmentation(self) -> float:
+        """Share of the allocated device cache no token uses: 1 − D/⌈D/b⌉·b (0 when not paged)."""
+        return 1.0 - self.device_tokens / self.allocated_tokens if self.allocated_tokens else 0.0
+
+
+def kv_footprint(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_sequence: int,
+                 kv: KVCache | None = None, host_dtype: str | None = None) -> KVFootprint:
+    """Where `sequences` × `tokens_per_sequence` tokens of cache live under policy `kv` (see `KVFootprint`)."""
+    kv = kv or _WHOLE_CACHE
+    kept = float(kv.kept_tokens(model, float(tokens_per_sequence)))
+    host = float(kv.host_tokens(model, float(tokens_per_sequence)))
+    device = kept - host
+    allocated = float(kv.allocated_tokens(device))
+    per_token = kv_bytes_per_token(model, kv_dtype) + kv.score_bytes_per_token(model)
+    return KVFootprint(kept, device, allocated, host, sequences * allocated * per_token,
+                       sequences * host * kv_bytes_per_token(model, host_dtype or kv_dtype))
+
+
+def kv_cache_bytes(model: ModelSpec, kv_dtype: str, sequences: int, tokens_per_sequence: int,
+                   kv: KVCache | None = None) -> float:
+    """Device KV-cache bytes for `sequences` × `tokens_per_sequence` tokens: linear in both up to a sliding
+    window (a model with one keeps only the last W tokens per sequence: a rolling buffer) or a budget,
+    less what is offloaded, rounded up to whole blocks when paged (`kv_footprint`)."""
+    return kv_footprint(model, kv_dtype, sequences, tokens_per_sequence, kv).device_bytes
 
 
 def ssm_state_elements_per_layer(model: ModelSpec, tp: int = 1) -> tuple[int, int]:
@@ -62,7 +103,7 @@ def ssm_state_bytes_per_sequence(model: ModelSpec, state_dtype: str = "fp32", co
 
 
 def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16") -> float:
-    """Bytes of all weights (every expert) stored in `weights_dtype`."""
+    """Bytes of all weights (every expert) stored in `weights_dtype`, group scales included."""
     return model.total_params * bytes_per_element(weights_dtype)
 
 

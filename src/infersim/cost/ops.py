@@ -31,9 +31,18 @@ kind is built once with its count, its ops named apart ("attn."/"ssm.", "dense."
 than one. An SSM layer (Mamba-1, `_ssm_block`) keeps no KV cache: its decode reads and writes a per-sequence
 state of constant size, so its cost does not depend on the context.
 
-Symbols: B sequences, T new tokens per sequence, N = B·T token rows, S keys attended per new token,
-d hidden size, H query heads, H_kv key/value heads, d_h head width, f MLP width, V vocabulary;
-SSM: d_in = expand·d inner channels, N_s state width (`d_state`), R Δ's rank, K conv width (`d_conv`).
+The KV-cache policy (`Workload.kv`, specs/kvcache.py) sets what decode attention reads: the D tokens
+kept on the device (at the KV format's bytes, scales included) and the F fetched from host memory (at
+the host format's); a budget or window caps both. An offloaded cache adds `transfer` ops: the bytes a
+device reads over its PCIe link each step (`kv_host_fetch`: F tokens' keys and values plus the
+`score_channels` key channels of every host token) or writes to it in prefill (`kv_host_store`);
+choosing the top-k is a small `kv_topk_score` op. A quantized cache (any format but fp32/bf16/fp16) is
+dequantized as it is read: `DEQUANT_FLOPS_PER_ELEMENT` per cached element, counted with attention.
+
+Symbols: B sequences, T new tokens per sequence, N = B·T token rows, S keys attended per new token
+(A = D + F under a KV policy), d hidden size, H query heads, H_kv key/value heads, d_h head width,
+f MLP width, V vocabulary; SSM: d_in = expand·d inner channels, N_s state width (`d_state`), R Δ's rank,
+K conv width (`d_conv`).
 """
 
 from __future__ import annotations
@@ -45,14 +54,15 @@ import numpy as np
 
 from infersim.cost.intensity import matmul_flops
 from infersim.cost.memory import ssm_state_elements_per_layer
-from infersim.specs.dtypes import bytes_per_element
+from infersim.specs.dtypes import DEQUANT_FLOPS_PER_ELEMENT, bytes_per_element, number_format
+from infersim.specs.kvcache import H2O_SCORE_BYTES, KVCache
 from infersim.specs.layout import Layout, split
 from infersim.specs.model import ModelSpec
 from infersim.specs.workload import Workload
 
 Number = Union[float, np.ndarray]
 Phase = Literal["prefill", "decode"]
-OpKind = Literal["matmul", "attention", "scan", "elementwise", "norm", "gather", "collective"]
+OpKind = Literal["matmul", "attention", "scan", "elementwise", "norm", "gather", "collective", "transfer"]
 Graph = Literal["fused", "hf"]
 GRAPHS: tuple[str, ...] = ("fused", "hf")
 
@@ -159,7 +169,7 @@ class Op:
     weights_dtype: str | None = None
     weight_elements: float = 0.0  # distinct weight elements this op reads (for footprint cross-checks)
     gemm_rows: float = 0.0  # m of each GEMM a matmul op runs (rows per expert for grouped experts)
-    collective: str | None = None  # collective ops: all-reduce, all-gather, all-to-all, send-recv
+    collective: str | None = None  # collective ops: all-reduce, all-gather, all-to-all, send-recv; transfer: host-link
     axis: str | None = None  # the parallel axis whose group runs the collective: tp, ep, cp
     gemm_inner: float = 0.0  # k of each GEMM (d_qk of attention's score product; 0 where not fixed)
     gemm_cols: float = 0.0  # n of each GEMM (d_v of attention's value product; 0 where not fixed)
@@ -183,6 +193,10 @@ class _Ctx:
     graph: Graph = "fused"
     layout: Layout = field(default_factory=Layout)
     workload_imbalance: float = 1.0  # Workload.moe_imbalance
+    kv: KVCache = field(default_factory=KVCache)
+    host_kv_b: float = 2.0  # bytes per element of the offloaded part of the cache
+    kv_dequant: bool = False  # whether reading the device part / the host part takes dequantization
+    host_kv_dequant: bool = False
     layer_ops: list[Op] = field(default_factory=list)
 
     @property
@@ -298,7 +312,7 @@ def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, 
         op = _elementwise(c, name, "elementwise", rows * read_width, rows * rotated_width, _ROPE_FLOPS_PER_ELEMENT,
                           count, kv_bytes=cache_write)
         return op if rotated_width else replace(op, shape=f"[{_fmt(rows * cache_width)}]")
-    cached_after = c.cached + c.new_tokens  # tokens in each sequence's cache after this pass
+    cached_after = c.kv.device_tokens(c.model, c.cached + c.new_tokens)  # each sequence's device cache after it
     cache_traffic = 2.0 * c.batch * cached_after * cache_width * c.kv_b if c.phase == "decode" else (
         2.0 * rows * cache_width * c.kv_b)  # the first update concatenates onto an empty cache
     op = _elementwise(c, "rope_cache_write", "elementwise", 0, 0, _ROPE_FLOPS_PER_ELEMENT, count,
@@ -310,6 +324,14 @@ def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, 
                    launches=rope_launches + HF_CACHE_UPDATE_LAUNCHES, shape=f"[{_fmt(rows * rotated_width)}]")
 
 
+def _decode_cache_tokens(c: _Ctx) -> tuple[Number, Number]:
+    """Cached tokens one decode step of this device reads, over its B sequences: B·D/cp on the device and
+    B·F/cp fetched from the host (specs/kvcache.py), after T new tokens."""
+    seen = c.cached + c.new_tokens
+    share = c.batch / c.layout.cp
+    return share * c.kv.device_tokens(c.model, seen), share * c.kv.fetched_tokens(c.model, seen)
+
+
 def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk: int, d_v: int,
                         key_width: float, value_width: float, from_cache: bool = True) -> list[Op]:
     """Score (QKᵀ) and value (PV) products with FlashAttention traffic: no S×S matrix in memory.
@@ -319,35 +341,85 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     cache (in prefill, the tokens just written), or from activations when `from_cache` is false (MLA
     prefill reads the keys and values it just decompressed). Essay A1: intensity ST/(S+T).
 
+    Decode reads the D device tokens at b_kv and the F fetched ones at the host format's bytes, and
+    dequantizes what is quantized: DEQUANT_FLOPS_PER_ELEMENT per element read. H2O adds its fp32
+    accumulated scores, read and rewritten: 2·B·H·A·4 bytes.
+
     Context parallelism (cp devices): in prefill each device's P/cp queries meet every one of the P keys
     as the blocks pass round the ring; in decode each device holds 1/cp of every cache and attends to it.
     """
     cp = c.layout.cp
     b, t, s = c.batch, c.new_tokens, c.keys
+    dequantized: Number = 0.0  # cached tokens read that need dequantizing
+    scores: Number = 0.0  # H2O's accumulated-score traffic
     if c.phase == "decode":
-        tokens = b * c.model.attended_tokens(c.cached + t) / cp
-        s = s / cp
+        device, fetched = _decode_cache_tokens(c)
+        tokens, s = device + fetched, s / cp
+        if c.kv.score_bytes_per_token(c.model):
+            scores = 2.0 * tokens * heads * H2O_SCORE_BYTES
     else:
-        tokens = b * t * cp  # all cp blocks of the prompt stream past this device's queries
-    kv_b = c.kv_b if from_cache else c.act_b
-    key_bytes, value_bytes = tokens * key_width * kv_b, tokens * value_width * kv_b
-    q_bytes, o_bytes = b * t * heads * d_qk * c.act_b, b * t * heads * d_v * c.act_b
+        device, fetched = b * t * cp, 0.0  # all cp blocks of the prompt stream past this device's queries
+        tokens = device
     if from_cache:
-        score = Cost(flops=2.0 * b * t * heads * s * d_qk, kv_bytes=key_bytes, activation_bytes=q_bytes)
-        value = Cost(flops=2.0 * b * t * heads * s * d_v, kv_bytes=value_bytes, activation_bytes=o_bytes)
+        token_bytes = device * c.kv_b + fetched * c.host_kv_b
+        if c.phase == "decode":
+            dequantized = device * c.kv_dequant + fetched * c.host_kv_dequant
     else:
-        score = Cost(flops=2.0 * b * t * heads * s * d_qk, activation_bytes=q_bytes + key_bytes)
-        value = Cost(flops=2.0 * b * t * heads * s * d_v, activation_bytes=o_bytes + value_bytes)
+        token_bytes = tokens * c.act_b
+    key_bytes, value_bytes = token_bytes * key_width, token_bytes * value_width
+    q_bytes, o_bytes = b * t * heads * d_qk * c.act_b, b * t * heads * d_v * c.act_b
+    score_flops = 2.0 * b * t * heads * s * d_qk + DEQUANT_FLOPS_PER_ELEMENT * dequantized * key_width
+    value_flops = 2.0 * b * t * heads * s * d_v + DEQUANT_FLOPS_PER_ELEMENT * dequantized * value_width
+    if from_cache:
+        score = Cost(flops=score_flops, kv_bytes=key_bytes + scores, activation_bytes=q_bytes)
+        value = Cost(flops=value_flops, kv_bytes=value_bytes, activation_bytes=o_bytes)
+    else:
+        score = Cost(flops=score_flops, kv_bytes=scores, activation_bytes=q_bytes + key_bytes)
+        value = Cost(flops=value_flops, activation_bytes=o_bytes + value_bytes)
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
     ops = [
         Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1, gemm_inner=d_qk),
         Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0, gemm_cols=d_v),  # fused with score
     ]
     if cp > 1 and c.phase == "prefill":  # ring attention: pass this device's key/value block on, cp − 1 times
-        block = b * t * (key_width + value_width) * kv_b
+        block = b * t * (key_width + value_width) * c.kv_b
         ops.append(_collective(c, "cp_ring_kv", "send-recv", "cp", (cp - 1) * block, count))
     elif cp > 1:  # combine the partial outputs (and their softmax sums) of the cp cache shards
         ops.append(_collective(c, "cp_combine", "all-reduce", "cp", b * t * heads * (d_v + 1) * c.act_b, count))
+    return ops
+
+
+def _transfer(c: _Ctx, name: str, bytes: Number, count: int) -> Op:
+    """`bytes` over the device's host (PCIe) link, `count` times per pass; timed by estimate.time_phase."""
+    return Op(name, "transfer", c.phase, Cost(wire_bytes=bytes), f"{_fmt(bytes)} B over PCIe", count, 1,
+              collective="host-link")
+
+
+def _host_kv_ops(c: _Ctx, count: int, cache_width: float, kv_heads: int) -> list[Op]:
+    """What an offloaded cache adds to a layer (`cache_width` cached elements per token on this device).
+
+    Prefill: the host part of the prompt's cache is written over the link, B·H(P)·width·b_host
+    (`kv_host_store`). Decode: the F fetched tokens' keys and values are read, B·F·width·b_host, plus,
+    to choose them, `score_channels` key channels of each of the H host tokens per key/value head,
+    B·H·H_kv·c·b_host (`kv_host_fetch`); scoring those partial keys against the query (averaged over
+    each key/value head's query group, as TailorKV does) is 2·B·H_kv·H·c FLOPs reading the same bytes
+    (`kv_topk_score`), the top-k itself not counted."""
+    offload = c.kv.offload
+    if offload is None:
+        return []
+    share = c.batch / c.layout.cp
+    if c.phase == "prefill":
+        stored = share * c.kv.host_tokens(c.model, float(c.new_tokens * c.layout.cp)) * cache_width * c.host_kv_b
+        return [_transfer(c, "kv_host_store", stored, count)]
+    _, fetched = _decode_cache_tokens(c)
+    host = share * c.kv.host_tokens(c.model, c.cached + c.new_tokens)
+    proxy = host * kv_heads * offload.score_channels * c.host_kv_b
+    ops = [_transfer(c, "kv_host_fetch", fetched * cache_width * c.host_kv_b + proxy, count)]
+    if offload.score_channels:
+        flops = 2.0 * kv_heads * host * offload.score_channels
+        ops.append(Op("kv_topk_score", "attention", c.phase, Cost(flops=flops, kv_bytes=proxy),
+                      f"[{_fmt(host)} x {kv_heads * offload.score_channels}]", count, 1,
+                      gemm_inner=offload.score_channels))
     return ops
 
 
@@ -376,6 +448,7 @@ def _standard_attention(c: _Ctx, count: int) -> list[Op]:
         *_projections(c, "qkv_proj", d, (("q_proj", q_width), ("k_proj", kv_width), ("v_proj", kv_width)),
                       count, bias),
         _rope_cache_write(c, count, rotated, read, 2 * kv_width),
+        *_host_kv_ops(c, count, 2 * kv_width, hkv),
         *_attention_products(c, count, heads=h, kv_heads=hkv, d_qk=dh, d_v=dh,
                              key_width=kv_width, value_width=kv_width),
     ]
@@ -390,9 +463,12 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
     """Multi-head latent attention (DeepSeek-V2 section 2.1): cache a d_c latent + a d_r RoPE key.
 
     Prefill decompresses keys and values (kv_up_proj) and runs ordinary attention with d_qk = d_nope +
-    d_r. Decode uses the absorbed form served in practice: queries are mapped into the latent space
-    (q_absorb, by W_UK), scores and values are taken against the cached latent directly (one shared
-    "KV head"), and the result is mapped back by W_UV (v_absorb) before the output projection.
+    d_r. Decode uses, by default, the absorbed form served in practice: queries are mapped into the
+    latent space (q_absorb, by W_UK), scores and values are taken against the cached latent directly
+    (one shared "KV head"), and the result is mapped back by W_UV (v_absorb) before the output
+    projection. With `KVCache.mla_absorbed` false, decode decompresses as prefill does, every step:
+    kv_up_proj [B·A, d_c] @ [d_c, H(d_n + d_v)] over all A attended tokens (reading the latent from the
+    cache, writing the per-head keys and values), then MHA attention over them.
     """
     m = c.model
     mla = m.mla
@@ -411,7 +487,12 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
         ops.append(_matmul(c, "q_proj", d, h * d_qk, count))
     ops.append(_matmul(c, "kv_down_proj", d, d_c + d_rope, count, bias=d_c))  # + its latent norm
     ops.append(_rope_cache_write(c, count, h * d_rope + d_rope, h * d_rope + d_rope, d_c + d_rope))
-    if c.phase == "prefill":
+    ops += _host_kv_ops(c, count, d_c + d_rope, 1)
+    if c.phase == "decode" and not c.kv.mla_absorbed:
+        ops.append(_mla_decompress(c, count, d_c, h * (d_nope + d_v)))
+        ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
+                                   key_width=h * d_nope + d_rope, value_width=h * d_v, from_cache=False)
+    elif c.phase == "prefill":
         ops.append(_matmul(c, "kv_up_proj", d_c, h * (d_nope + d_v), count))
         ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
                                    key_width=h * d_qk, value_width=h * d_v, from_cache=False)
@@ -497,6 +578,20 @@ def _ssm_block(c: _Ctx, count: int) -> list[Op]:
         *_tp_all_reduce(c, "ssm_all_reduce", count),
         _residual(c, "ssm_residual", count),
     ]
+
+
+def _mla_decompress(c: _Ctx, count: int, d_c: int, width: int) -> Op:
+    """Non-absorbed MLA decode: kv_up_proj over every attended token, [B·A, d_c] @ [d_c, H(d_n + d_v)]:
+    2·B·A·d_c·H(d_n + d_v) FLOPs (+ dequantization of a quantized latent), the latent read from the
+    cache (B·D at b_kv, B·F at the host format's bytes), the per-head keys and values written as
+    activations. The RoPE key is read with the decompressed keys (at b_a)."""
+    device, fetched = _decode_cache_tokens(c)
+    rows = device + fetched
+    op = _matmul(c, "kv_up_proj", d_c, width, count, rows=rows)
+    latent = (device * c.kv_b + fetched * c.host_kv_b) * d_c
+    dequant = DEQUANT_FLOPS_PER_ELEMENT * (device * c.kv_dequant + fetched * c.host_kv_dequant) * d_c
+    cost = replace(op.cost, flops=op.cost.flops + dequant, kv_bytes=latent, activation_bytes=rows * width * c.act_b)
+    return replace(op, cost=cost, gemm_rows=mean_of(rows))
 
 
 def _dense_mlp(c: _Ctx, count: int, width: int, prefix: str = "") -> list[Op]:
@@ -622,13 +717,16 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         new, keys, cached = split(workload.prompt_tokens, layout.cp), model.mean_causal_keys(workload.prompt_tokens), 0
     else:
         cached = np.asarray(cached_tokens, dtype=float)
-        new, keys = new_tokens, model.attended_tokens(cached + (new_tokens + 1) / 2.0)
+        new, keys = new_tokens, workload.kv.attended_tokens(model, cached + (new_tokens + 1) / 2.0)
     c = _Ctx(
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
         kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype,
         state_b=bytes_per_element(workload.ssm_state_dtype), graph=graph, layout=layout,
         workload_imbalance=workload.moe_imbalance,
+        kv=workload.kv, host_kv_b=bytes_per_element(workload.host_kv_dtype),
+        kv_dequant=number_format(workload.kv_dtype).dequantized,
+        host_kv_dequant=number_format(workload.host_kv_dtype).dequantized,
     )
     d, v = model.hidden_size, model.vocab_size
     # vocab-parallel embedding: a device looks up the rows whose tokens fall in its V/tp slice, then an AllReduce

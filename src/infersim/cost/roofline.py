@@ -1,11 +1,15 @@
 """Time and boundness of one op on one device: the roofline with achievable fractions and overheads.
 
-    t_compute = FLOPs / (peak FLOP/s · compute fraction · u)
+    t_compute = (FLOPs + dequantization FLOPs) / (peak FLOP/s · compute fraction · u)
     t_memory  = Σ_classes bytes_class · seconds_per_byte_class      (placement.py)
     t_op      = max(t_compute, t_memory) + launches · kernel overhead
 
 The binding limit is whichever term is largest: compute, memory, or the fixed overhead
 (scaling-book "roofline": an op takes at least the larger of its compute and memory times).
+A matmul whose stored weight format the device does not multiply in natively (`matmul_dtype`) first
+dequantizes each weight element it reads: DEQUANT_FLOPS_PER_ELEMENT (2) per element, run at the same
+rate as the GEMM (fused dequantizing kernels such as Marlin do it in registers; no extra bytes). In
+decode the op stays memory bound; in a prefill of m rows it adds 1/m to the GEMM's 2·m FLOPs per weight.
 u is 1 except on a systolic device with a `matrix_unit`, where it is the array's utilisation by the
 op's GEMM shapes (cost/systolic.py: padding k and n to the array, and m rows streaming per weight tile).
 """
@@ -20,16 +24,27 @@ from infersim.cost.ops import Number, Op, mean_of
 from infersim.cost.placement import Placement
 from infersim.cost.systolic import systolic_utilisation
 from infersim.specs.device import DeviceSpec
-from infersim.specs.dtypes import WEIGHT_ONLY_FORMATS
+from infersim.specs.dtypes import DEQUANT_FLOPS_PER_ELEMENT, number_format
 
 
 def matmul_dtype(device: DeviceSpec, weights_dtype: str | None, activations_dtype: str) -> str:
-    """Format an op multiplies in: the stored weight format where the device computes in it natively
-    and it is not a weight-only format (W8A8 FP8/INT8 serving), else the activation format (weights
-    are dequantized on the fly, as A100 does with FP8 weights)."""
-    if weights_dtype and weights_dtype not in WEIGHT_ONLY_FORMATS and device.supports(weights_dtype):
-        return weights_dtype
+    """Format an op multiplies in: the stored weight format's native compute format where the device
+    lists a peak for it (W8A8 FP8/INT8 serving; MXFP4/NVFP4 at an fp4 peak), else the activation format
+    (weights are dequantized on the fly: FP8 on A100, AWQ/GPTQ int4 everywhere; specs/dtypes.py)."""
+    native = number_format(weights_dtype).native if weights_dtype else None
+    if native and device.supports(native):
+        return native
     return activations_dtype
+
+
+def dequant_flops(op: Op, device: DeviceSpec, activations_dtype: str) -> float:
+    """FLOPs to dequantize the weights an op reads when it multiplies in another format than they are
+    stored in: DEQUANT_FLOPS_PER_ELEMENT · weight elements (0 for ops without weights, or native)."""
+    if not op.weights_dtype or not number_format(op.weights_dtype).dequantized:
+        return 0.0
+    if matmul_dtype(device, op.weights_dtype, activations_dtype) != activations_dtype:
+        return 0.0
+    return DEQUANT_FLOPS_PER_ELEMENT * op.weight_elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +56,7 @@ class OpTime:
     overhead_seconds: float
     seconds: Number
     bound_by: str
+    dequant_flops: float = 0.0  # dequantizing the weights, in t_compute (not in the op's own FLOPs)
 
 
 def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str) -> OpTime:
@@ -53,11 +69,12 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
         flops_per_s = device.peak_for(dtype) * eff.matmul_fraction(dtype, op.gemm_rows)
     if device.matrix_unit is not None:  # systolic devices only (DeviceSpec checks)
         flops_per_s *= systolic_utilisation(device.matrix_unit, op.gemm_rows, op.gemm_inner, op.gemm_cols)
-    compute = op.cost.flops / flops_per_s
+    dequant = dequant_flops(op, device, activations_dtype)
+    compute = (op.cost.flops + dequant) / flops_per_s
     memory = placement.memory_seconds(op.cost)
     overhead = op.launches * eff.kernel_overhead_seconds
     seconds = np.maximum(compute, memory) + overhead
-    return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead))
+    return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead), dequant)
 
 
 def binding_limit(compute: Number, memory: Number, overhead: float) -> str:

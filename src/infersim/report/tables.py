@@ -41,7 +41,7 @@ def quantity(value: float) -> str:
 
 
 BOUND_STYLE = {"compute": "red", "memory": "blue", "overhead": "yellow", "host": "magenta", "capacity": "bold red",
-               "communication": "green"}
+               "communication": "green", "host-link": "cyan"}
 
 
 def _bound(name: str) -> str:
@@ -83,10 +83,19 @@ def summary_table(est: "Estimate") -> Table:
         if est.pipeline_stages > 1:
             rows.append(("pipeline stages, microbatches in flight", f"{est.pipeline_stages}, {est.microbatches}"))
     per = " per device" if est.devices > 1 else ""
+    if est.decode.host_link_seconds:
+        rows.append(("KV over PCIe per decode step", f"{gigabytes(est.decode.host_link_bytes)} in "
+                                                     f"{seconds(est.decode.host_link_seconds)}"))
     rows += [
         (f"weights{per}", gigabytes(mem.weights_bytes)),
         (f"KV cache{per}", gigabytes(mem.kv_cache_bytes)),
         *([(f"SSM state{per}", gigabytes(mem.ssm_state_bytes))] if mem.ssm_state_bytes else []),
+    ]
+    if mem.kv_host_bytes:
+        rows.append((f"KV cache in host memory{per}", gigabytes(mem.kv_host_bytes)))
+    if mem.kv_fragmentation:
+        rows.append(("KV cache unused in its last blocks", f"{mem.kv_fragmentation:.2%}"))
+    rows += [
         (f"activations (peak){per}", gigabytes(mem.activation_bytes)),
         (f"memory total / capacity{per}", f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
         ("largest batch at this context", f"{est.max_batch:,}"),
@@ -120,8 +129,9 @@ def ops_table(est: "Estimate", phase: str) -> Table:
     for op in ops:
         intensity = "∞" if op.arithmetic_intensity is None else f"{op.arithmetic_intensity:,.1f}"
         share = op.seconds / total if total else 0.0
-        if op.kind == "collective":  # wire bytes and the algorithm instead of memory traffic and intensity
-            table.add_row(op.name, str(op.count), op.shape, op.algorithm or "", "", quantity(op.wire_bytes) + "B wire",
+        if op.kind in ("collective", "transfer"):  # wire bytes and the algorithm (link) instead of traffic
+            wire = "B wire" if op.kind == "collective" else "B over PCIe"
+            table.add_row(op.name, str(op.count), op.shape, op.algorithm or "", "", quantity(op.wire_bytes) + wire,
                           "", "", seconds(op.seconds), f"{share:.1%}", _bound(op.bound_by))
             continue
         table.add_row(op.name, str(op.count), op.shape, op.dtype, quantity(op.flops), quantity(op.bytes) + "B",

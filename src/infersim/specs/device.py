@@ -16,6 +16,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 ExecutionModel = Literal["gpu", "sram-dataflow", "wafer", "systolic", "cpu"]
 ACTIVATION_FORMATS = ("bf16", "fp16", "fp32")  # in order of preference
+HOST_LINK_FRACTION = 54.8e9 / 64.0e9  # PCIe Gen5 x16 host-to-device on an H100 host ([VP], measurements.md row 78)
 
 
 class MemoryTier(BaseModel):
@@ -70,6 +71,10 @@ class Efficiency(BaseModel):
     host_launch_seconds: NonNegativeFloat = Field(
         0.0, description="host time to launch one op eagerly; overlaps device time, binds when larger"
     )
+    host_link_fraction: float = Field(
+        HOST_LINK_FRACTION, gt=0, le=1,
+        description="achieved / peak bytes/s over the PCIe host link (default: 54.8 of 64 GB/s host-to-device "
+                    "measured on an H100 host, measurements.md row 78, [VP] aigatech/vpbenchmarking)")
 
     @model_validator(mode="after")
     def _check_by_dtype(self) -> "Efficiency":
@@ -206,6 +211,11 @@ class DeviceSpec(BaseModel):
         if tier.bytes_per_s is None:
             raise ValueError(f"{self.id}: tier '{tier.name}' has no bandwidth figure")
         return self.peak_for(dtype) / tier.bytes_per_s
+
+    @property
+    def host_link(self) -> Link | None:
+        """The link to the host's memory: the device's PCIe link (the first link named pcie*), or None."""
+        return next((link for link in self.links if link.name.lower().startswith("pcie")), None)
 
     @property
     def scale_out_link(self) -> Link | None:

@@ -1,18 +1,21 @@
-"""What the model is asked to do: batch, prompt and output lengths, and the number formats."""
+"""What the model is asked to do: batch, prompt and output lengths, the number formats, how the KV
+cache is held, and how MoE routing is skewed."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from infersim.specs.dtypes import DType
+from infersim.specs.dtypes import check_format
+from infersim.specs.kvcache import KVCache
 
 
 class Workload(BaseModel):
     """A static batch: `batch` sequences of `prompt_tokens` each generating `output_tokens`.
 
-    `weights_dtype` is how weights are stored; matmuls run in it where the device multiplies in it
-    natively and it is 8 bits or more (W8A8, as FP8 serving does), else in `activations_dtype` after
-    dequantization. `kv_dtype` is the KV-cache format.
+    `weights_dtype` is how weights are stored; matmuls run in the format's native compute format where
+    the device has it (W8A8 as FP8 serving does; MXFP4/NVFP4 on a device with an fp4 peak), else in
+    `activations_dtype` after dequantization (specs/dtypes.py). `kv_dtype` is the KV-cache format (of the
+    part on the device), `kv` its budget, offload, paging and MLA decode form (specs/kvcache.py).
 
     `ssm_state_dtype` is the format of an SSM layer's recurrent state (d_in × N per sequence). Default
     fp32: Mamba's kernels run the recurrence in fp32 and Hugging Face transformers keeps the state so
@@ -27,14 +30,26 @@ class Workload(BaseModel):
     batch: PositiveInt = 1
     prompt_tokens: PositiveInt = 1024
     output_tokens: PositiveInt = 256
-    weights_dtype: DType = "bf16"
-    activations_dtype: DType = "bf16"
-    kv_dtype: DType = "bf16"
+    weights_dtype: str = "bf16"
+    activations_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    kv: KVCache = KVCache()
     moe_imbalance: float = Field(1.0, ge=1.0, description="MoE: the busiest expert-parallel device's tokens over "
                                  "the mean (1: uniform routing)")
-    ssm_state_dtype: DType = "fp32"
+    ssm_state_dtype: str = "fp32"
+
+    @field_validator("weights_dtype", "activations_dtype", "kv_dtype", "ssm_state_dtype")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        return check_format(value)
 
     @property
     def context_tokens(self) -> int:
         """Tokens held per sequence at the end: prompt plus output."""
         return self.prompt_tokens + self.output_tokens
+
+    @property
+    def host_kv_dtype(self) -> str:
+        """Format of the offloaded part of the cache: the offload's own, else `kv_dtype`."""
+        offload = self.kv.offload
+        return offload.dtype if offload is not None and offload.dtype else self.kv_dtype

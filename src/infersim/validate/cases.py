@@ -44,7 +44,7 @@ class Case:
     """One measured figure and the configuration it was measured in.
 
     `kernel` is set for a single timed operation (gemm, attention_prefill, attention_decode, copy,
-    collective; its `shape` holds the sizes); otherwise the case is a whole model served on `devices`
+    collective, host_copy; its `shape` holds the sizes); otherwise the case is a whole model served on `devices`
     devices and predicted with `infersim.estimate`. Several devices sit in the catalog system
     `system_id` (resized to `devices` where it can be), or, without one, behind a switch on the
     device's fastest link (`cost.parallel.switch_of`); `layout` holds the parallel degrees the row
@@ -75,6 +75,7 @@ class Case:
     runtime: str | None = None
     kernel: str | None = None
     shape: dict[str, Any] = field(default_factory=dict)
+    kv_cache: dict[str, Any] = field(default_factory=dict)  # a `specs.kvcache.KVCache` (budget, offload, paging)
     requires: tuple[str, ...] = ()
     assumptions: str = ""
     value_text: str = ""
@@ -99,6 +100,7 @@ _PUBLISHED_FIELDS = {
     "prompt_tokens": "prompt_tokens", "output_tokens": "output_tokens", "runtime": "runtime", "kernel": "kernel",
     "shape": "shape", "requires": "requires", "assumptions": "assumptions", "value_text": "value_text",
     "bound": "bound", "speculation": "speculation", "mean_accepted_tokens": "mean_accepted_tokens",
+    "kv_cache": "kv_cache", "note": "note",
 }
 _PUBLISHED_INFO = {"date"}  # kept in the data, not used to predict
 

@@ -7,7 +7,8 @@
   forward pass, timed by the same roofline, placement and runtime rules the estimate uses:
   a [m, k] x [k, n] GEMM is the down projection of a one-layer model with MLP width k and hidden size
   n at m token rows; attention is the attention of a one-layer model with those heads; a copy is one
-  elementwise op that reads and writes its bytes. Under a CUDA graph the time is the device's alone;
+  elementwise op that reads and writes its bytes; a host copy is the `transfer` op an offloaded KV cache
+  puts on the PCIe link. Under a CUDA graph the time is the device's alone;
   eager ops are launched from the host, whose per-op time can bind. A collective (nccl-tests) is
   `cost.collectives.collective_seconds` on the case's system, reported as nccl-tests' bus bandwidth.
 
@@ -44,14 +45,14 @@ FEATURES = {
     "disaggregated-serving": "prefill/decode disaggregation and expert parallelism are not modelled",
     "relative": "a ratio between two systems or versions, not one system's absolute figure",
     "training": "training, not inference",
-    "kv-compression": "KV-cache quantization, eviction or offload is not modelled",
-    "host-transfer": "host-device (PCIe) copies are not modelled",
+    "kv-compression-systems": "a ratio against other offloading systems (DeepSpeed ZeRO-Inference, Hugging Face "
+                              "Accelerate, FlexGen), whose schedules infersim does not model",
     "fp8-attention": "attention in fp8 is not modelled (attention runs in the activation format)",
     "kernel-choice": "one attention efficiency per device: a particular kernel (FlashAttention-2 vs 3) is not modelled",
 }
 ESTIMATE_METRICS = ("output_tokens_per_s_total", "output_tokens_per_s_per_gpu", "output_tokens_per_s_per_user",
                     "ttft_seconds", "tpot_seconds", "prefill_seconds")
-KERNEL_METRICS = ("seconds", "copy_bytes_per_s", "attention_flops_per_s", "bus_bytes_per_s")
+KERNEL_METRICS = ("seconds", "copy_bytes_per_s", "attention_flops_per_s", "bus_bytes_per_s", "transfer_bytes_per_s")
 SPECULATIVE_METRICS = ("speedup",)
 
 SCORED, MISFIT, UNSUPPORTED = "scored", "scored-does-not-fit", "unsupported"
@@ -253,11 +254,26 @@ def _predict_collective(case: Case) -> tuple[float, list[str]]:
     return bus_bytes_per_s(kind, size, time.seconds, system.device_count), [note]
 
 
+def _predict_host_copy(case: Case) -> tuple[float, list[str]]:
+    """Bytes/s of one host copy of `shape.bytes`: the transfer op an offloaded KV cache puts on the PCIe
+    link (`estimate.time_transfer`), one direction's bandwidth times `host_link_fraction` for both."""
+    from infersim.cost.estimate import time_transfer
+    from infersim.cost.ops import Cost, Op
+    from infersim.specs.catalog import load_device
+
+    device = load_device(case.device)
+    size = float(case.shape["bytes"])
+    seconds, link = time_transfer(Op("host_copy", "transfer", "decode", Cost(wire_bytes=size), ""), device)
+    return size / seconds, [f"{link} x {device.efficiency.host_link_fraction:.3f} achieved"]
+
+
 def _predict_kernel(case: Case) -> tuple[float, list[str]]:
     from infersim.cost.ops import mean_of
 
     if case.kernel == "collective":
         return _predict_collective(case)
+    if case.kernel == "host_copy":
+        return _predict_host_copy(case)
     seconds = kernel_seconds(case)
     if case.metric == "copy_bytes_per_s":
         return case.shape["bytes_moved"] / seconds, []
@@ -271,10 +287,19 @@ def _predict_model(case: Case) -> tuple[float, list[str], bool]:
     from infersim.cost.estimate import estimate
     from infersim.specs.layout import Layout
 
+    from pydantic import ValidationError
+
+    from infersim.specs.kvcache import KVCache, policy_error
+
+    try:
+        kv = KVCache.model_validate(case.kv_cache)
+    except ValidationError as exc:
+        raise policy_error(exc) from None
     est = estimate(case.model, case.device, batch=case.batch, prompt_tokens=case.prompt_tokens,
                    output_tokens=case.output_tokens, weights_dtype=case.weights_dtype, kv_dtype=case.kv_dtype,
                    activations_dtype=case.activations_dtype, runtime=case.runtime, system=case.system_id,
-                   devices=case.devices, **case.layout)
+                   devices=case.devices, kv_budget=kv.budget, kv_offload=kv.offload, kv_block_tokens=kv.block_tokens,
+                   mla_absorb=kv.mla_absorbed, **case.layout)
     if case.metric == "output_tokens_per_s_per_gpu":
         value = est.output_tokens_per_s_total / est.devices
     else:
