@@ -208,3 +208,17 @@ def test_hf_config_with_zero_heads_is_a_user_error(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(InfersimError, match="num_attention_heads"):
         load_model(str(path))
+
+
+def test_with_changes_recomputes_what_derives_from_the_shapes():
+    from infersim.specs.catalog import load_model
+
+    model = load_model("llama-3.1-8b")
+    assert model.total_params and len(model.layer_kinds) == 32  # cached on the original
+    head = model.with_changes(num_layers=1)
+    assert len(head.layer_kinds) == 1 and head.num_attention_layers == 1
+    assert head.total_params == model.total_params - 31 * (model.attention_params_per_layer()
+                                                           + model.norm_params_per_layer()
+                                                           + model.mlp_params(model.intermediate_size))
+    with pytest.raises(Exception):
+        model.with_changes(num_key_value_heads=3)  # 32 query heads: validated, not copied blindly

@@ -211,11 +211,16 @@ class ModelSpec(BaseModel):
             return (t + 1) / 2.0
         return (w * (w + 1) / 2.0 + (t - w) * w) / t
 
+    def with_changes(self, **fields: object) -> "ModelSpec":
+        """A new, validated spec with `fields` changed. (Not `model_copy(update=...)`: that skips validation and
+        carries over the cached derived figures, such as `layer_kinds` and `total_params`, of the original.)"""
+        return ModelSpec.model_validate({**self.model_dump(), **fields})
+
     @property
     def is_moe(self) -> bool:
         return self.moe is not None
 
-    @property
+    @cached_property
     def layer_kinds(self) -> tuple[tuple[Mixer, MLPKind], ...]:
         """(mixer, MLP) of each layer in order: attention unless the SSM pattern makes it SSM; MoE where the
         MoE pattern says, else dense, or none for an SSM without MLPs."""
@@ -243,16 +248,16 @@ class ModelSpec(BaseModel):
     def _count(self, mixer: str | None = None, mlp: str | None = None) -> int:
         return sum(1 for x, f in self.layer_kinds if mixer in (None, x) and mlp in (None, f))
 
-    @property
+    @cached_property
     def num_attention_layers(self) -> int:
         """Layers whose mixer is attention (all of them without an `ssm` block)."""
         return self._count(mixer="attention")
 
-    @property
+    @cached_property
     def num_ssm_layers(self) -> int:
         return self._count(mixer="ssm")
 
-    @property
+    @cached_property
     def num_dense_layers(self) -> int:
         """Layers with a dense MLP (all of them for a dense transformer, none for Mamba)."""
         return self._count(mlp="dense")

@@ -50,8 +50,8 @@ def _from_estimate(name: str, what: str, est: Estimate, base: Estimate | None, n
 def with_kv_heads(model: ModelSpec, kv_heads: int, label: str) -> ModelSpec:
     """The same model with `kv_heads` key/value heads (MHA: all of them, MQA: one): its attention
     projections and KV cache change, nothing else."""
-    return model.model_copy(update={"id": f"{model.id} as {label}", "num_key_value_heads": kv_heads,
-                                    "published_params": None, "published_params_source": None})
+    return model.with_changes(id=f"{model.id} as {label}", num_key_value_heads=kv_heads, published_params=None,
+                              published_params_source=None)
 
 
 Technique = Callable[[ModelSpec, str, dict[str, Any], Estimate], TechniqueRow]

@@ -131,11 +131,18 @@ def make_speculation(**fields: Any) -> Speculation:
 
 # ---- what a draft step costs -------------------------------------------------------------------------
 def eagle_head(target: ModelSpec, layers: int) -> ModelSpec:
-    """EAGLE's draft head as a model: `layers` decoder layers of the target's shapes over its vocabulary (the
-    head reuses the target's embedding and LM head; the LM head is read every draft step)."""
-    return target.model_copy(update={"id": f"{target.id}-eagle-head", "name": f"EAGLE head of {target.name}",
-                                     "num_layers": layers, "moe": None, "published_params": None,
-                                     "published_params_source": None})
+    """EAGLE's draft head as a model: `layers` transformer decoder layers (attention and a dense MLP) of the
+    target's shapes over its vocabulary (the head reuses the target's embedding and LM head; the LM head is
+    read every draft step)."""
+    if not target.num_attention_layers or target.intermediate_size is None:
+        raise InfersimError(f"{target.id} has no attention layer and dense MLP whose shapes an EAGLE head could "
+                            f"take; use --method model or ngram")
+    try:
+        return target.with_changes(id=f"{target.id}-eagle-head", name=f"EAGLE head of {target.name}",
+                                   num_layers=layers, moe=None, ssm=None, published_params=None,
+                                   published_params_source=None)
+    except ValidationError as exc:
+        raise InfersimError(f"cannot build an EAGLE head from {target.id}: {validation_message(exc, whole='')}") from None
 
 
 def _medusa_ops(target: ModelSpec, heads: int, batch: int, weights_dtype: str, activations_dtype: str) -> list[Op]:
