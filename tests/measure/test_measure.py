@@ -176,3 +176,12 @@ def test_default_file_name_names_device_and_date(monkeypatch, tmp_path):
 
     monkeypatch.chdir(tmp_path)
     assert default_path("cpu") == Path(tmp_path) / f"infersim-measure-cpu-{date.today().isoformat()}.jsonl"
+
+
+def test_timer_fastest_takes_the_floor_not_the_median(monkeypatch):
+    timer = Timer(SimpleNamespace(type="cpu"), warmup=0, repeats=3)
+    samples = iter([0.5, 0.1, 0.9])
+    monkeypatch.setattr(Timer, "_sample", lambda self, fn, inner: next(samples))
+    assert timer.seconds(lambda: None, fastest=True) == 0.1
+    samples = iter([0.5, 0.1, 0.9])
+    assert timer.seconds(lambda: None) == 0.5
