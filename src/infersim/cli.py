@@ -289,18 +289,22 @@ def techniques_cmd(model: str = ModelOpt,
         console.print(table)
 
 
+def _print_listing(specs: list[Any], table: Any, as_json: bool) -> None:
+    """A catalog listing: every spec's fields as JSON, or a rich table."""
+    if as_json:
+        _print_json([spec.model_dump() for spec in specs])
+    else:
+        _console().print(table(specs))
+
+
 @app.command("devices")
 def devices_cmd(as_json: bool = JsonOpt) -> None:
     """List the catalog's devices."""
     from infersim.specs.catalog import all_devices
 
-    devices = all_devices()
-    if as_json:
-        _print_json([d.model_dump() for d in devices])
-        return
     from infersim.report.tables import devices_table
 
-    _console().print(devices_table(devices))
+    _print_listing(all_devices(), devices_table, as_json)
 
 
 @app.command("systems")
@@ -308,13 +312,9 @@ def systems_cmd(as_json: bool = JsonOpt) -> None:
     """List the catalog's multi-chip systems: device, count, topology, links."""
     from infersim.specs.catalog import all_systems
 
-    systems = all_systems()
-    if as_json:
-        _print_json([s.model_dump() for s in systems])
-        return
     from infersim.report.tables import systems_table
 
-    _console().print(systems_table(systems))
+    _print_listing(all_systems(), systems_table, as_json)
 
 
 @app.command("models")

@@ -35,25 +35,11 @@ def lays_out_layers(device: DeviceSpec) -> bool:
 
 # ---- what one device stores -------------------------------------------------------------------------
 def attention_elements_per_device(model: ModelSpec, layout: Layout) -> int:
-    """Attention weights of one layer on one tensor-parallel device (see `ModelSpec.attention_params_per_layer`).
-
-    MHA/GQA/MQA: d·(H/tp)·d_h for q and the output, 2·d·H_kv'·d_h for k and v with H_kv' = max(1, H_kv/tp),
-    biases split alike. MLA: query and key/value up-projections and the output split by heads; the
-    low-rank down-projections and their norms copied on every device.
-    """
-    d, tp = model.hidden_size, layout.tp
-    h = model.num_attention_heads // tp
-    if model.mla:
-        m = model.mla
-        dq = m.qk_nope_head_dim + m.qk_rope_head_dim
-        q = d * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * h * dq if m.q_lora_rank else d * h * dq
-        kv = d * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
-        kv += m.kv_lora_rank * h * (m.qk_nope_head_dim + m.v_head_dim)
-        return q + kv + h * m.v_head_dim * d
-    q_width = h * model.head_dim
-    kv_width = layout.kv_heads_per_device(model) * model.head_dim
-    bias = (q_width + 2 * kv_width) if model.attention_bias else 0
-    return d * (q_width + 2 * kv_width) + q_width * d + bias
+    """Attention weights of one layer on one tensor-parallel device: H/tp query heads and the output, and
+    H_kv' = max(1, H_kv/tp) key/value heads, biases split alike; MLA's low-rank down-projections and their
+    norms copied on every device (`ModelSpec.attention_params_per_layer` of one device's heads)."""
+    return model.attention_params_per_layer(heads=model.num_attention_heads // layout.tp,
+                                            kv_heads=layout.kv_heads_per_device(model))
 
 
 def mlp_elements_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> int:

@@ -286,15 +286,17 @@ class ModelSpec(BaseModel):
         return 3 if self.mlp == "gated" else 2
 
     # ---- parameters (closed form; the op list derives the same numbers independently) -----------
-    def attention_params_per_layer(self) -> int:
-        """Weights of one attention block: projections in, output projection, biases.
+    def attention_params_per_layer(self, heads: int | None = None, kv_heads: int | None = None) -> int:
+        """Weights of one attention block: projections in, output projection, biases; of all the heads, or of
+        `heads` query and `kv_heads` key/value heads (one tensor-parallel device's share, cost/parallel.py).
 
         MHA/GQA/MQA: d*(H*dh) + 2*d*(Hkv*dh) + (H*dh)*d (+ biases on q, k, v when `attention_bias`).
         MLA (DeepSeek-V2 eq. 9-18): q via optional low rank (d*rq + rq*H*dq, with an rq-wide norm),
         kv down-projection d*(rkv + dr) with an rkv-wide norm, up-projection rkv*H*(dnope + dv),
-        output H*dv*d.
+        output H*dv*d; the low-rank down-projections do not depend on H.
         """
-        d, h = self.hidden_size, self.num_attention_heads
+        d = self.hidden_size
+        h = self.num_attention_heads if heads is None else heads
         if self.mla:
             m = self.mla
             dq = m.qk_nope_head_dim + m.qk_rope_head_dim
@@ -303,7 +305,7 @@ class ModelSpec(BaseModel):
             kv += m.kv_lora_rank * h * (m.qk_nope_head_dim + m.v_head_dim)
             return q + kv + h * m.v_head_dim * d
         q_width = h * self.head_dim
-        kv_width = self.num_key_value_heads * self.head_dim
+        kv_width = (self.num_key_value_heads if kv_heads is None else kv_heads) * self.head_dim
         bias = (q_width + 2 * kv_width) if self.attention_bias else 0
         return d * (q_width + 2 * kv_width) + q_width * d + bias
 
