@@ -136,6 +136,8 @@ def test_demo_runs_on_defaults(cli):
     assert code == 0
     for device in ("h100-sxm", "groq-lpu", "cerebras-wse-3"):
         assert device in out
+    # one LPU cannot hold an 8B model: the demo shows the fewest chips infersim plan finds, and says so
+    assert "chips are the fewest that hold the model" in out and "does not fit" not in out
 
 
 def test_calibrate_h100_json(cli):

@@ -1,8 +1,9 @@
 """`infersim demo`: the main job on built-in defaults.
 
 Llama-3.1-8B at batch 1 (prompt 1024, output 256) on an HBM GPU, an SRAM LPU and a wafer, side by
-side, then one line per device saying what binds and why; then the batch at which an H100 stops being
-memory bound, computed, not quoted.
+side, then one line per device saying what binds and why. One LPU cannot hold the model, so the LPU
+column is the smallest Groq system `infersim plan` finds that does, with its layout. Then the batch at
+which an H100 stops being memory bound, computed, not quoted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def _why(est: Any) -> str:
     from infersim.specs.catalog import load_device
 
     device = load_device(est.device)
+    where = est.device if est.devices == 1 else f"{est.devices} x {est.device} ({_layout(est)})"
     if not est.memory.fits:
         chips = math.ceil(est.memory.total_bytes / device.capacity_bytes)
         return (f"{est.device}: [bold red]capacity[/] — {gigabytes(est.memory.total_bytes)} of weights and cache "
@@ -26,11 +28,22 @@ def _why(est: Any) -> str:
                 f"(the times above are what one chip would take if it could hold it)")
     decode = est.decode
     tier = device.main_memory
-    why = (f"{est.device}: decode is {decode.bound_by} bound — each step streams "
-           f"{gigabytes(decode.bytes)} from {tier.name} ({tier.bytes_per_s / 1e12:,.2f} TB/s peak) in "
+    # decode.bytes is one tensor-parallel slice's traffic over every layer (all its pipeline stages)
+    streamed = decode.bytes * est.layout["tp"] * est.layout["dp"]
+    across = f" across the {est.devices} chips" if est.devices > 1 else ""
+    why = (f"{where}: decode is {decode.bound_by} bound — each step streams "
+           f"{gigabytes(streamed)}{across} from {tier.name} ({tier.bytes_per_s / 1e12:,.2f} TB/s peak"
+           f"{' each' if est.devices > 1 else ''}) in "
            f"{seconds(decode.seconds)}; prefill is {est.prefill.bound_by} bound")
+    if est.devices > 1:
+        why += (f"; {est.devices} chips are the fewest that hold the model (`infersim plan`), "
+                f"{seconds(decode.comm_seconds)} of each step is communication")
     spatial = [n for n in est.notes if "spatial machine" in n]
     return why + (f"\n  [yellow]caveat[/]: {spatial[0]}" if spatial else "")
+
+
+def _layout(est: Any) -> str:
+    return " ".join(f"{k}={v}" for k, v in est.layout.items() if v > 1)
 
 
 def render_demo() -> list[Any]:
@@ -40,7 +53,16 @@ def render_demo() -> list[Any]:
     from infersim.cost.estimate import estimate
     from infersim.report.tables import compare_table
 
-    estimates = [estimate(DEMO_MODEL, d, batch=1, prompt_tokens=1024, output_tokens=256) for d in DEMO_DEVICES]
+    from infersim.serving.plan import plan
+
+    workload = dict(batch=1, prompt_tokens=1024, output_tokens=256)
+    estimates = []
+    for device in DEMO_DEVICES:
+        est = estimate(DEMO_MODEL, device, **workload)
+        if not est.memory.fits:  # too big for one chip: the fewest chips that hold it
+            planned = plan(DEMO_MODEL, device, **workload).best
+            est = planned if planned is not None else est
+        estimates.append(est)
     parts: list[Any] = [compare_table(estimates)]
     parts += [Text.from_markup(_why(e)) for e in estimates]
     crossover = next((b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
