@@ -76,6 +76,13 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _print_all(parts: Any) -> None:
+    """Print rich renderables (tables, text) one after the other."""
+    console = _console()
+    for part in parts:
+        console.print(part)
+
+
 def _estimate(model: str, device: Optional[str], batch: int, prompt: int, output: int, weights_dtype: Optional[str],
               kv_dtype: Optional[str], activations_dtype: Optional[str], runtime: Optional[str],
               calibration: Optional[str] = None, kv_options: Optional[dict[str, Any]] = None, **parallel: Any) -> Any:
@@ -163,10 +170,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
         return
     from infersim.report.tables import ops_table, summary_table
 
-    console = _console()
-    for name in phases:
-        console.print(ops_table(est, name))
-    console.print(summary_table(est))
+    _print_all([*(ops_table(est, name) for name in phases), summary_table(est)])
 
 
 @app.command("compare")
@@ -213,9 +217,7 @@ def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchO
         return
     from infersim.report.tables import plan_tables
 
-    console = _console()
-    for part in plan_tables(result):
-        console.print(part)
+    _print_all(plan_tables(result))
 
 
 @app.command("speculate")
@@ -284,9 +286,7 @@ def techniques_cmd(model: str = ModelOpt,
         return
     from infersim.report.tables import techniques_tables
 
-    console = _console()
-    for table in techniques_tables(model, rows, batch):
-        console.print(table)
+    _print_all(techniques_tables(model, rows, batch))
 
 
 def _print_listing(specs: list[Any], table: Any, as_json: bool) -> None:
@@ -398,9 +398,7 @@ def validate_cmd(measured: list[str] = typer.Option([], "--measured",
     if as_json:
         _print_json(card.to_dict())
         return
-    console = _console()
-    for table in rich_tables(card):
-        console.print(table)
+    _print_all(rich_tables(card))
 
 
 @app.command("measure")
@@ -433,9 +431,7 @@ def demo_cmd() -> None:
     """A few estimates across a GPU, an SRAM LPU and a wafer, on built-in defaults."""
     from infersim.report.demo import render_demo
 
-    console = _console()
-    for part in render_demo():
-        console.print(part)
+    _print_all(render_demo())
 
 
 def _click_exceptions() -> Any:
