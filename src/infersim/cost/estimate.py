@@ -45,7 +45,7 @@ from infersim.cost.placement import Placement, place
 from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
 from infersim.specs.catalog import load_device, load_model, load_system, validation_message
-from infersim.specs.device import DeviceSpec
+from infersim.specs.device import DeviceSpec, Link
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.kvcache import KVBudget, KVCache, KVOffload, policy_error
 from infersim.specs.layout import Layout, layout_from, split
@@ -194,13 +194,18 @@ def _time_collective(op: Op, groups: Groups | None) -> tuple[float, str]:
     return timing.seconds, timing.algorithm
 
 
+def _host_link(device: DeviceSpec) -> Link:
+    """The device's PCIe link to host memory, or one error saying an offloaded cache needs one."""
+    if device.host_link is None:
+        raise InfersimError(f"{device.id} lists no PCIe host link, so its KV cache cannot be offloaded to host "
+                            f"memory; add a pcie link to its device file")
+    return device.host_link
+
+
 def time_transfer(op: Op, device: DeviceSpec) -> tuple[float, str]:
     """Seconds of one occurrence of a host transfer: bytes / (PCIe bytes/s per direction · achieved
     fraction) + the link's latency, and the link's name."""
-    link = device.host_link
-    if link is None:
-        raise InfersimError(f"{device.id} lists no PCIe host link, so its KV cache cannot be offloaded to host "
-                            f"memory; add a pcie link to its device file")
+    link = _host_link(device)
     bytes_per_s = link.bytes_per_s_per_direction * device.efficiency.host_link_fraction
     return mean_of(op.cost.wire_bytes) / bytes_per_s + (link.latency_seconds or 0.0), link.name
 
@@ -340,13 +345,12 @@ def _state_note(model: ModelSpec, workload: Workload) -> str | None:
 
 
 def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
-           regions: int, workload: Workload | None = None, state_note: str | None = None) -> tuple[str, ...]:
+           regions: int, workload: Workload, state_note: str | None = None) -> tuple[str, ...]:
     """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
     efficiency, the KV-cache policy, an SSM's state instead of a KV cache."""
     notes = [state_note] if state_note else []
-    kv = workload.kv if workload is not None else None
-    if kv is not None and kv != KVCache():
-        notes.append(f"KV cache: {kv.describe()}")
+    if workload.kv != KVCache():
+        notes.append(f"KV cache: {workload.kv.describe()}")
     if memory.kv_host_bytes:
         link = device.host_link
         notes.append(f"{memory.kv_host_bytes / 1e9:,.2f} GB of KV cache per device in host memory (not counted "
@@ -447,8 +451,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
                              activations_dtype=activations_dtype, kv=kv_policy, moe_imbalance=moe_imbalance,
                              ssm_state_dtype=ssm_state_dtype or "fp32")
-    if kv_policy.offload is not None and device.host_link is None:
-        raise InfersimError(f"{device.id} lists no PCIe host link, so its KV cache cannot be offloaded to host memory")
+    if kv_policy.offload is not None:
+        _host_link(device)  # refuse before any work
     runtime = runtime or default_runtime(device)
     if runtime not in RUNTIMES:
         raise InfersimError(f"unknown runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
