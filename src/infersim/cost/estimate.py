@@ -181,6 +181,11 @@ class Estimate:
     ssm_state_dtype: str = "fp32"  # format of SSM layers' recurrent state (models with SSM layers only)
     kv_cache: dict[str, Any] | None = None  # the KV-cache policy (specs/kvcache.py); None: all of it on the device
 
+    @property
+    def layout_description(self) -> str:
+        """'tp=8 pp=2', or 'one device' (`Layout.describe`)."""
+        return Layout(**self.layout).describe()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the CLI's `--json` prints exactly this."""
         return asdict(self)

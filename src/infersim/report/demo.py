@@ -20,7 +20,7 @@ def _why(est: Any) -> str:
     from infersim.specs.catalog import load_device
 
     device = load_device(est.device)
-    where = est.device if est.devices == 1 else f"{est.devices} x {est.device} ({_layout(est)})"
+    where = est.device if est.devices == 1 else f"{est.devices} x {est.device} ({est.layout_description})"
     if not est.memory.fits:
         chips = math.ceil(est.memory.total_bytes / device.capacity_bytes)
         return (f"{est.device}: [bold red]capacity[/] — {gigabytes(est.memory.total_bytes)} of weights and cache "
@@ -40,10 +40,6 @@ def _why(est: Any) -> str:
                 f"{seconds(decode.comm_seconds)} of each step is communication")
     spatial = [n for n in est.notes if "spatial machine" in n]
     return why + (f"\n  [yellow]caveat[/]: {spatial[0]}" if spatial else "")
-
-
-def _layout(est: Any) -> str:
-    return " ".join(f"{k}={v}" for k, v in est.layout.items() if v > 1)
 
 
 def render_demo() -> list[Any]:

@@ -52,8 +52,7 @@ def where(est: "Estimate") -> str:
     """'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8' for a multi-device estimate."""
     if est.devices == 1 and est.system is None:
         return est.device
-    layout = " ".join(f"{k}={v}" for k, v in est.layout.items() if v > 1) or "one device"
-    return f"{est.system or est.device}: {est.devices} x {est.device}, {layout}"
+    return f"{est.system or est.device}: {est.devices} x {est.device}, {est.layout_description}"
 
 
 def summary_table(est: "Estimate") -> Table:
@@ -219,8 +218,7 @@ def plan_tables(result: "Plan") -> list[object]:
         for column in ("layout", "tokens/s per user", "tokens/s total", "TTFT", "$ per M tokens"):
             alt.add_column(column, justify="left" if column == "layout" else "right")
         for e in result.alternatives:
-            layout = " ".join(f"{k}={v}" for k, v in e.layout.items() if v > 1) or "one device"
-            alt.add_row(layout, f"{e.output_tokens_per_s_per_user:,.1f}", f"{e.output_tokens_per_s_total:,.1f}",
+            alt.add_row(e.layout_description, f"{e.output_tokens_per_s_per_user:,.1f}", f"{e.output_tokens_per_s_total:,.1f}",
                         seconds(e.ttft_seconds), f"${e.usd_per_million_tokens:,.3g}")
         parts.append(alt)
     return parts

@@ -224,14 +224,13 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
         fitting = [(e, m) for e, m in misses if e.memory.fits]
         if fitting:
             best, _ = max(fitting, key=lambda em: em[0].output_tokens_per_s_per_user)
-            reason = f"best of {len(misses)} layouts ({_layout(best)}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
+            reason = f"best of {len(misses)} layouts ({best.layout_description}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
         elif misses:
             tightest = min(misses, key=lambda em: em[0].memory.total_bytes)[0]
-            reason = f"no layout fits: the best ({_layout(tightest)}) {_meets(tightest, None, None)}"
+            reason = f"no layout fits: the best ({tightest.layout_description}) {_meets(tightest, None, None)}"
         elif heaviest is not None:
             stored, layout = heaviest
-            name = " ".join(f"{k}={v}" for k, v in layout.model_dump().items() if v > 1) or "one device"
-            reason = (f"no layout fits: the best ({name}) stores {_bytes(stored)} of weights on its busiest device, "
+            reason = (f"no layout fits: the best ({layout.describe()}) stores {_bytes(stored)} of weights on its busiest device, "
                       f"which holds {_bytes(device.capacity_bytes)}")
         else:
             reason = "no layout of the model divides this many devices"
@@ -240,6 +239,3 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
         rejected.append(Rejected(*last_fit_failure))
     return Plan(model.id, device.id, targets, None, tuple(rejected), tried)
 
-
-def _layout(est: Estimate) -> str:
-    return " ".join(f"{k}={v}" for k, v in est.layout.items() if v > 1) or "one device"

@@ -284,11 +284,9 @@ def _predict_kernel(case: Case) -> tuple[float, list[str]]:
 
 
 def _predict_model(case: Case) -> tuple[float, list[str], bool]:
-    from infersim.cost.estimate import estimate
-    from infersim.specs.layout import Layout
-
     from pydantic import ValidationError
 
+    from infersim.cost.estimate import estimate
     from infersim.specs.kvcache import KVCache, policy_error
 
     try:
@@ -306,7 +304,7 @@ def _predict_model(case: Case) -> tuple[float, list[str], bool]:
         value = float(getattr(est, case.metric))
     notes = list(est.notes)
     if est.devices > 1:
-        notes.insert(0, f"{est.devices} x {est.device} on {est.system}, {Layout(**est.layout).describe()}")
+        notes.insert(0, f"{est.devices} x {est.device} on {est.system}, {est.layout_description}")
     return value, notes, est.memory.fits
 
 
