@@ -192,7 +192,7 @@ class _Ctx:
     state_b: float = _FP32_BYTES  # an SSM layer's recurrent state (Workload.ssm_state_dtype)
     graph: Graph = "fused"
     layout: Layout = field(default_factory=Layout)
-    workload_imbalance: float = 1.0  # Workload.moe_imbalance
+    moe_imbalance: float = 1.0  # Workload.moe_imbalance
     kv: KVCache = field(default_factory=KVCache)
     host_kv_b: float = 2.0  # bytes per element of the offloaded part of the cache
     kv_dequant: bool = False  # whether reading the device part / the host part takes dequantization
@@ -211,10 +211,6 @@ class _Ctx:
     @property
     def tp(self) -> int:
         return self.layout.tp
-
-    @property
-    def imbalance(self) -> float:
-        return self.workload_imbalance
 
 
 def _collective(c: _Ctx, name: str, kind: str, axis: str, bytes: Number, count: int) -> Op:
@@ -648,7 +644,7 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
         pooled = c.rows * lay.dp
         local = experts // lay.ep
         touched = local * (1.0 - (1.0 - k / experts) ** pooled) + shared
-        rows = pooled * (k + shared) / lay.ep * c.imbalance  # the busiest device sets the layer's time
+        rows = pooled * (k + shared) / lay.ep * c.moe_imbalance  # the busiest device sets the layer's time
         f = split(moe.expert_intermediate_size, lay.expert_tp)
     else:
         touched = expected_distinct_experts(c.rows, experts, k) + shared
@@ -671,8 +667,8 @@ def _moe_mlp(c: _Ctx, count: int) -> list[Op]:
                replace(act, cost=replace(act.cost, activation_bytes=act_bytes), launches=2 * hit),
                replace(down, launches=hit),
                replace(routing, launches=HF_ROUTER_LAUNCHES + HF_DISPATCH_LAUNCHES_PER_EXPERT * hit)]
-    if lay.ep > 1:  # the busiest device receives (and returns) `imbalance` times the mean share
-        sent = c.rows / c.tp * k * d * c.act_b * c.imbalance
+    if lay.ep > 1:  # the busiest device receives (and returns) `moe_imbalance` times the mean share
+        sent = c.rows / c.tp * k * d * c.act_b * c.moe_imbalance
         ops.insert(1, _collective(c, "moe_dispatch", "all-to-all", "ep", sent, count))
         ops.append(_collective(c, "moe_combine", "all-to-all", "ep", sent, count))
     else:
@@ -723,7 +719,7 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
         kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype,
         state_b=bytes_per_element(workload.ssm_state_dtype), graph=graph, layout=layout,
-        workload_imbalance=workload.moe_imbalance,
+        moe_imbalance=workload.moe_imbalance,
         kv=workload.kv, host_kv_b=bytes_per_element(workload.host_kv_dtype),
         kv_dequant=number_format(workload.kv_dtype).dequantized,
         host_kv_dequant=number_format(workload.host_kv_dtype).dequantized,
