@@ -59,6 +59,8 @@ KvOverlapOpt = typer.Option(True, "--kv-overlap/--kv-serial", help="hide PCIe tr
                                                                    "(max) or add them (sum)")
 KvBlockOpt = typer.Option(None, "--kv-block", help="paged KV cache: tokens per block (vLLM: 16)")
 MlaDecodeOpt = typer.Option("absorbed", "--mla-decode", help="MLA decode form: absorbed or decompressed")
+PrefillChunkOpt = typer.Option(None, "--prefill-chunk", help="prefill in chunks of N tokens (chunked prefill, as "
+                                                             "vLLM and TensorRT-LLM run it); default: one pass")
 ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
 SsmStateOpt = typer.Option(None, "--ssm-state-dtype", help="SSM recurrent-state format: fp32 (default), bf16, ...")
 RuntimeOpt = typer.Option(None, "--runtime", help="cuda-graph (GPU default), eager (CPU default), compiled (others)")
@@ -118,14 +120,14 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
                  kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                  kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                 moe_imbalance: float = ImbalanceOpt,
+                 prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
                      kv_overlap, kv_block, mla_decode)
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
-                    overlap=overlap, microbatches=microbatches,
+                    overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     if as_json:
         _print_json(est.to_dict())
@@ -150,7 +152,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
                 kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                moe_imbalance: float = ImbalanceOpt,
+                prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
@@ -162,7 +164,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                      kv_overlap, kv_block, mla_decode)
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
-                    overlap=overlap, microbatches=microbatches,
+                    overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:

@@ -25,11 +25,20 @@ sequences in flight (m = min(batch per replica, V) unless given):
 where R is the layer regions one device runs side by side: 1 on a GPU (all of its cores work on each
 layer in turn), the layers it holds on a spatial machine (an LPU or a wafer gives each layer its own
 cores, so one token uses 1/R of the device at a time), and V = pp · R.
+
+Chunked prefill (`prefill_chunk_tokens` C < P, as vLLM's and TensorRT-LLM's chunked context run it):
+n = ⌈P/C⌉ passes of C tokens (the last P − (n−1)·C), chunk j attending to the j·C tokens cached before it,
+the LM head on the last chunk only; the weights are read once per chunk, the activations peak at one
+chunk's. TTFT = Σ_j T_j, or through a pipeline of V stages, the chunks following one another down it,
+
+    TTFT = Σ_j T_j / V + (1 − 1/V) · T_last + (pp − 1) · t_send(chunk)
+
+(n + V − 1 stage times for equal chunks).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -42,7 +51,7 @@ from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
 from infersim.cost.placement import Placement, place
-from infersim.cost.roofline import matmul_dtype, time_op
+from infersim.cost.roofline import binding_limit, matmul_dtype, time_op
 from infersim.errors import InfersimError
 from infersim.specs.catalog import load_device, load_model, load_system, validation_message
 from infersim.specs.device import DeviceSpec, Link
@@ -180,6 +189,7 @@ class Estimate:
     notes: tuple[str, ...] = ()  # what this estimate leaves out or assumes, in words
     ssm_state_dtype: str = "fp32"  # format of SSM layers' recurrent state (models with SSM layers only)
     kv_cache: dict[str, Any] | None = None  # the KV-cache policy (specs/kvcache.py); None: all of it on the device
+    prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: the prompt in one pass
 
     @property
     def layout_description(self) -> str:
@@ -288,6 +298,18 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
                        link_total, link_bytes), rows
 
 
+def _chunks_pipelined(total: PhaseResult, last: PhaseResult, send_seconds: float, pp: int,
+                      stages: int) -> PhaseResult:
+    """A chunked prefill down a pipeline of V stages (module docstring): Σ T_j / V + (1 − 1/V)·T_last
+    + (pp − 1) sends of a chunk's activations."""
+    seconds = total.seconds / stages + (1.0 - 1.0 / stages) * last.seconds + (pp - 1) * send_seconds
+    by_bound = dict(total.seconds_by_bound)
+    if send_seconds and pp > 1:
+        by_bound["communication"] = by_bound.get("communication", 0.0) + (pp - 1) * send_seconds
+    return replace(total, seconds=seconds, device_seconds=total.device_seconds + (pp - 1) * send_seconds,
+                   comm_seconds=total.comm_seconds + (pp - 1) * send_seconds, seconds_by_bound=by_bound)
+
+
 def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, microbatches: int) -> PhaseResult:
     """A pass through every pipeline stage in turn (see module docstring): T_pass plus the pp − 1 sends,
     or, when more microbatches are in flight than stages, m times the busiest stage."""
@@ -305,12 +327,95 @@ def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, mi
                        phase.host_link_bytes)
 
 
-def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload, layout: Layout) -> float:
-    """Largest activation working set of prefill on one device: the residual stream B·(P/cp)·d plus the
-    biggest op's inputs and outputs (FlashAttention never holds the S×S scores)."""
-    residual = workload.batch * split(workload.prompt_tokens, layout.cp) * model.hidden_size * bytes_per_element(
-        workload.activations_dtype)
+def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload, rows_per_sequence: int) -> float:
+    """Largest activation working set of prefill on one device: the residual stream B·T·d of the T rows per
+    sequence one pass holds (P/cp, or a chunk) plus the biggest op's inputs and outputs (FlashAttention
+    never holds the S×S scores)."""
+    residual = workload.batch * rows_per_sequence * model.hidden_size * bytes_per_element(workload.activations_dtype)
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
+
+
+@dataclass(frozen=True)
+class _PrefillChunks:
+    """A prompt of P tokens prefilled in n = ⌈P/C⌉ chunks of C = `tokens`: `lead` = n − 1 full ones, then
+    the last of `last_tokens` = P − (n−1)·C after `last_start` cached tokens."""
+
+    prompt: int
+    tokens: int
+
+    @classmethod
+    def of(cls, prompt: int, chunk: int | None) -> "_PrefillChunks | None":
+        return cls(prompt, chunk) if chunk is not None else None
+
+    @property
+    def count(self) -> int:
+        return -(-self.prompt // self.tokens)
+
+    @property
+    def lead(self) -> int:
+        return self.count - 1
+
+    @property
+    def lead_starts(self) -> np.ndarray:
+        return np.arange(self.lead, dtype=float) * self.tokens
+
+    @property
+    def last_start(self) -> int:
+        return self.lead * self.tokens
+
+    @property
+    def last_tokens(self) -> int:
+        return self.prompt - self.last_start
+
+    def describe(self) -> str:
+        last = f", the last {self.last_tokens}" if self.last_tokens != self.tokens else ""
+        return (f"prefill in {self.count} chunks of {self.tokens:,} tokens{last}: each reads the weights again and "
+                f"attends to the cache the earlier ones wrote; activations peak at one chunk's")
+
+
+def _sum_phases(parts: list[tuple[PhaseResult, int]]) -> PhaseResult:
+    """Passes run one after another (`count` of each): their times, work and traffic add; what binds is
+    the host when its launches outlast the device, else the largest share of the summed time."""
+    def total(attr: str) -> float:
+        return sum(getattr(phase, attr) * n for phase, n in parts)
+
+    by_bound: dict[str, float] = {}
+    for phase, n in parts:
+        for bound, seconds in phase.seconds_by_bound.items():
+            by_bound[bound] = by_bound.get(bound, 0.0) + seconds * n
+    host, device_seconds = total("host_seconds"), total("device_seconds")
+    bound = "host" if host > device_seconds else max(by_bound, key=by_bound.__getitem__)
+    return PhaseResult(total("seconds"), device_seconds, host, total("flops"), total("bytes"), bound, by_bound,
+                       total("comm_seconds"), total("wire_bytes"), total("host_link_seconds"),
+                       total("host_link_bytes"))
+
+
+_SUMMED_ROW_FIELDS = ("flops", "bytes", "weight_bytes", "kv_bytes", "activation_bytes", "compute_seconds",
+                      "memory_seconds", "overhead_seconds", "seconds", "wire_bytes", "comm_seconds")
+
+
+def _sum_rows(parts: list[tuple[list[OpResult], int]]) -> list[OpResult]:
+    """One row per op over passes run one after another: FLOPs, bytes and seconds summed (`count` passes
+    of each), shape and count from the last pass, bound by what binds the summed time."""
+    merged: dict[str, OpResult] = {}
+    for rows, n in parts:
+        for row in rows:
+            scaled = {f: getattr(row, f) * n for f in _SUMMED_ROW_FIELDS}
+            tiers = {t: b * n for t, b in row.bytes_by_tier.items()}
+            if row.name in merged:
+                old = merged[row.name]
+                scaled = {f: getattr(old, f) + scaled[f] for f in _SUMMED_ROW_FIELDS}
+                tiers = {t: old.bytes_by_tier.get(t, 0.0) + tiers.get(t, 0.0)
+                         for t in {*old.bytes_by_tier, *tiers}}
+            merged[row.name] = replace(row, **scaled, bytes_by_tier=tiers)
+    out = []
+    for row in merged.values():
+        intensity = row.flops / row.bytes if row.bytes else None
+        bound = row.bound_by
+        if row.kind not in ("collective", "transfer"):
+            bound = binding_limit(row.compute_seconds, row.memory_seconds, row.overhead_seconds)
+        out.append(replace(row, arithmetic_intensity=intensity, bound_by=bound))
+    return out
 
 
 def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, share: float) -> int:
@@ -350,10 +455,13 @@ def _state_note(model: ModelSpec, workload: Workload) -> str | None:
 
 
 def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
-           regions: int, workload: Workload, state_note: str | None = None) -> tuple[str, ...]:
+           regions: int, workload: Workload, state_note: str | None = None,
+           chunks: _PrefillChunks | None = None) -> tuple[str, ...]:
     """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
-    efficiency, the KV-cache policy, an SSM's state instead of a KV cache."""
+    efficiency, the KV-cache policy, an SSM's state instead of a KV cache, a chunked prefill."""
     notes = [state_note] if state_note else []
+    if chunks:
+        notes.append(chunks.describe())
     if workload.kv != KVCache():
         notes.append(f"KV cache: {workload.kv.describe()}")
     if memory.kv_host_bytes:
@@ -427,7 +535,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0,
              ssm_state_dtype: str | None = None, kv_budget: KVBudget | None = None,
              kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
-             mla_absorb: bool = True) -> Estimate:
+             mla_absorb: bool = True, prefill_chunk_tokens: int | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -443,7 +551,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
 
     The KV cache (specs/kvcache.py): `kv_budget` keeps only so many tokens (StreamingLLM, H2O),
     `kv_offload` holds part of it in host memory read over PCIe, `kv_block_tokens` allocates it in pages
-    of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step."""
+    of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step.
+    `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring)."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
@@ -482,6 +591,12 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         raise InfersimError(f"--microbatches must be at least 1, got {microbatches}")
     if decode_tokens < 1:
         raise InfersimError(f"decode_tokens must be at least 1, got {decode_tokens}")
+    if prefill_chunk_tokens is not None and prefill_chunk_tokens < 1:
+        raise InfersimError(f"--prefill-chunk must be at least 1 token, got {prefill_chunk_tokens}")
+    chunk = prefill_chunk_tokens if prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens else None
+    if chunk is not None and layout.cp > 1:
+        raise InfersimError("chunked prefill (--prefill-chunk) and context parallelism (--cp) split the prompt two "
+                            "ways; give one of them")
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
@@ -496,7 +611,12 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     micro = workload.model_copy(update={"batch": micro_batch})
 
     graph = graph_for(runtime)
-    prefill_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout)
+    chunks = _PrefillChunks.of(p, chunk)
+    prefill_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.last_tokens,
+                              cached_tokens=chunks.last_start) if chunks else forward_ops(
+        model, replica, "prefill", graph=graph, layout=layout)
+    lead_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.tokens,
+                           cached_tokens=chunks.lead_starts, logits=False) if chunks and chunks.lead else []
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
@@ -517,10 +637,17 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     state_per_seq = ssm_state_bytes_per_sequence(model, workload.ssm_state_dtype, workload.activations_dtype) * (
         ssm_state_share(model, layout))
     state = replica_batch * state_per_seq
-    activations = _activation_peak(prefill_ops, model, replica, layout)
+    prefill_rows_per_sequence = chunks.tokens if chunks else split(p, layout.cp)
+    activations = _activation_peak(prefill_ops + lead_ops, model, replica, prefill_rows_per_sequence)
     placement = place(device, weights, kv + state, activations)
     prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
                                        regions)
+    last_chunk = prefill
+    if lead_ops:
+        lead, lead_rows = time_phase(lead_ops, device, placement, replica, runtime, "prefill", groups, overlap,
+                                     regions)
+        prefill = _sum_phases([(lead, chunks.lead), (prefill, 1)])
+        prefill_rows = _sum_rows([(lead_rows, chunks.lead), (prefill_rows, 1)])
     decode, decode_rows = time_phase(decode_ops, device, placement, micro, runtime, "decode", groups, overlap,
                                      regions)
     if stages > 1:
@@ -530,7 +657,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
             activation = rows * model.hidden_size * bytes_per_element(workload.activations_dtype)
             return collective_seconds("send-recv", activation, groups.stage_link).seconds
 
-        prefill = _pipelined(prefill, send(replica_batch * split(p, layout.cp)), layout.pp, stages, 1)
+        if chunks:
+            prefill = _chunks_pipelined(prefill, last_chunk, send(replica_batch * chunks.tokens), layout.pp, stages)
+        else:
+            prefill = _pipelined(prefill, send(replica_batch * split(p, layout.cp)), layout.pp, stages, 1)
         decode = _pipelined(decode, send(micro_batch * decode_tokens), layout.pp, stages, m)
 
     tpot = decode.seconds
@@ -567,7 +697,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                                                                 tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
         microbatches=m, pipeline_stages=stages, ops_per_comm_byte=ops_per_comm_byte,
-        notes=_notes(device, memory, layout, sys_spec, regions, workload, _state_note(model, workload)),
+        notes=_notes(device, memory, layout, sys_spec, regions, workload, _state_note(model, workload), chunks),
         ssm_state_dtype=workload.ssm_state_dtype,
         kv_cache=workload.kv.model_dump() if workload.kv != KVCache() else None,
+        prefill_chunk_tokens=chunks.tokens if chunks else None,
     )

@@ -310,7 +310,7 @@ def _rope_cache_write(c: _Ctx, count: int, rotated_width: int, read_width: int, 
         return op if rotated_width else replace(op, shape=f"[{_fmt(rows * cache_width)}]")
     cached_after = c.kv.device_tokens(c.model, c.cached + c.new_tokens)  # each sequence's device cache after it
     cache_traffic = 2.0 * c.batch * cached_after * cache_width * c.kv_b if c.phase == "decode" else (
-        2.0 * rows * cache_width * c.kv_b)  # the first update concatenates onto an empty cache
+        2.0 * c.batch * (c.cached + c.new_tokens) * cache_width * c.kv_b)  # onto the cache earlier chunks wrote
     op = _elementwise(c, "rope_cache_write", "elementwise", 0, 0, _ROPE_FLOPS_PER_ELEMENT, count,
                       kv_bytes=cache_traffic)
     rope_bytes = 10.0 * rows * rotated_width * c.act_b
@@ -326,6 +326,15 @@ def _decode_cache_tokens(c: _Ctx) -> tuple[Number, Number]:
     seen = c.cached + c.new_tokens
     share = c.batch / c.layout.cp
     return share * c.kv.device_tokens(c.model, seen), share * c.kv.fetched_tokens(c.model, seen)
+
+
+def _prefix_host_tokens(c: _Ctx) -> Number:
+    """Of the prefix a prefill chunk attends to (the C cached tokens, at most the window), those an
+    offloaded cache holds in host memory; 0 for a one-pass prefill or without offload."""
+    if c.kv.offload is None:
+        return 0.0
+    prefix = c.model.attended_prefix_tokens(np.asarray(c.cached, dtype=float))
+    return c.kv.host_tokens(c.model, prefix)
 
 
 def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk: int, d_v: int,
@@ -353,13 +362,14 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
         tokens, s = device + fetched, s / cp
         if c.kv.score_bytes_per_token(c.model):
             scores = 2.0 * tokens * heads * H2O_SCORE_BYTES
-    else:
-        device, fetched = b * t * cp, 0.0  # all cp blocks of the prompt stream past this device's queries
-        tokens = device
+    else:  # all cp blocks of the prompt stream past this device's queries; a chunk also reads the prefix
+        fetched = b * _prefix_host_tokens(c)
+        device = b * (t * cp + c.model.attended_prefix_tokens(c.cached)) - fetched
+        tokens = device + fetched
     if from_cache:
         token_bytes = device * c.kv_b + fetched * c.host_kv_b
-        if c.phase == "decode":
-            dequantized = device * c.kv_dequant + fetched * c.host_kv_dequant
+        dequantized = (device if c.phase == "decode" else device - b * t * cp) * c.kv_dequant + (
+            fetched * c.host_kv_dequant)
     else:
         token_bytes = tokens * c.act_b
     key_bytes, value_bytes = token_bytes * key_width, token_bytes * value_width
@@ -405,8 +415,13 @@ def _host_kv_ops(c: _Ctx, count: int, cache_width: float, kv_heads: int) -> list
         return []
     share = c.batch / c.layout.cp
     if c.phase == "prefill":
-        stored = share * c.kv.host_tokens(c.model, float(c.new_tokens * c.layout.cp)) * cache_width * c.host_kv_b
-        return [_transfer(c, "kv_host_store", stored, count)]
+        before = c.kv.host_tokens(c.model, np.asarray(c.cached, dtype=float))
+        stored = share * (c.kv.host_tokens(c.model, c.cached + c.new_tokens * c.layout.cp) - before)
+        ops = [_transfer(c, "kv_host_store", stored * cache_width * c.host_kv_b, count)]
+        if np.any(c.cached):  # a later chunk reads back the prefix the earlier ones offloaded
+            ops.append(_transfer(c, "kv_host_prefix_fetch", c.batch * _prefix_host_tokens(c) * cache_width *
+                                 c.host_kv_b, count))
+        return ops
     _, fetched = _decode_cache_tokens(c)
     host = share * c.kv.host_tokens(c.model, c.cached + c.new_tokens)
     proxy = host * kv_heads * offload.score_channels * c.host_kv_b
@@ -488,8 +503,9 @@ def _mla_attention(c: _Ctx, count: int) -> list[Op]:
         ops.append(_mla_decompress(c, count, d_c, h * (d_nope + d_v)))
         ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
                                    key_width=h * d_nope + d_rope, value_width=h * d_v, from_cache=False)
-    elif c.phase == "prefill":
-        ops.append(_matmul(c, "kv_up_proj", d_c, h * (d_nope + d_v), count))
+    elif c.phase == "prefill":  # a chunk decompresses the cached prefix as well as its own tokens
+        prefix_rows = c.batch * mean_of(c.model.attended_prefix_tokens(c.cached))  # mean over the chunks
+        ops.append(_matmul(c, "kv_up_proj", d_c, h * (d_nope + d_v), count, rows=c.rows + prefix_rows))
         ops += _attention_products(c, count, heads=h, kv_heads=h, d_qk=d_qk, d_v=d_v,
                                    key_width=h * d_qk, value_width=h * d_v, from_cache=False)
     else:
@@ -697,7 +713,8 @@ def _tag(ops: list[Op], prefix: str) -> list[Op]:
 
 
 def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_tokens: Number = 0,
-                graph: Graph = "fused", layout: Layout | None = None, new_tokens: int = 1) -> list[Op]:
+                graph: Graph = "fused", layout: Layout | None = None, new_tokens: int = 1,
+                chunk_tokens: int | None = None, logits: bool = True) -> list[Op]:
     """The ops of one forward pass, as `graph` runs them, on one device of `layout` (module docstring):
     `workload.batch` is then one data-parallel replica's sequences, and prefill rows are P/cp tokens.
 
@@ -707,10 +724,20 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     with `cached_tokens` already cached (a number or an array of them, one per step), the i-th attending to
     cached + i keys (at most the window), so (T+1)/2 more than cached on average; every new token gets
     its logits.
+
+    Chunked prefill (`chunk_tokens` C): one chunk of C prompt tokens per sequence after `cached_tokens`
+    (one start or an array of them) written by the earlier chunks; its attention reads that prefix from
+    the cache as well (at most the window), and `logits=False` leaves out the LM head (only the chunk
+    holding the prompt's last token needs it).
     """
     layout = layout or Layout()
-    if phase == "prefill":
+    if phase == "prefill" and chunk_tokens is None:
         new, keys, cached = split(workload.prompt_tokens, layout.cp), model.mean_causal_keys(workload.prompt_tokens), 0
+    elif phase == "prefill":
+        if layout.cp > 1:
+            raise ValueError("a chunked prefill runs without context parallelism")
+        cached = np.asarray(cached_tokens, dtype=float)
+        new, keys = chunk_tokens, model.mean_causal_keys(chunk_tokens, cached)
     else:
         cached = np.asarray(cached_tokens, dtype=float)
         new, keys = new_tokens, workload.kv.attended_tokens(model, cached + (new_tokens + 1) / 2.0)
@@ -738,6 +765,8 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     for (mixer, mlp), count in groups.items():
         prefix = (_MIXER_TAGS[mixer] if several_mixers else "") + (f"{mlp}." if several_mlps else "")
         ops += _tag(_layer_ops(c, count, mixer, mlp), prefix)
+    if not logits:
+        return ops
     last = replace(c, new_tokens=new if phase == "decode" else 1, layer_ops=[])
     ops.append(_norm(last, "final_norm", 1))
     v_local = split(v, c.tp)  # vocab-parallel LM head, its logits gathered for sampling

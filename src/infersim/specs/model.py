@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -203,13 +204,23 @@ class ModelSpec(BaseModel):
 
         return np.minimum(tokens, self.sliding_window)
 
-    def mean_causal_keys(self, new_tokens: int) -> float:
-        """Mean keys per token in a causal pass over `new_tokens` from an empty cache: mean of
-        min(i, W) for i = 1…T, i.e. (T+1)/2 without a window, (W(W+1)/2 + (T−W)·W)/T when T > W."""
+    def mean_causal_keys(self, new_tokens: int, cached_tokens=0):
+        """Mean keys per token in a causal pass over T = `new_tokens` after C = `cached_tokens` (a number or an
+        array): the mean of min(C + i, W) for i = 1…T, i.e. C + (T+1)/2 without a window W; with one, the
+        first k = clamp(W − C, 0, T) tokens see C + i keys and the rest W, so (k·C + k(k+1)/2 + (T−k)·W)/T.
+        From an empty cache: (T+1)/2, or (W(W+1)/2 + (T−W)·W)/T when T > W."""
         t, w = new_tokens, self.sliding_window
-        if w is None or t <= w:
-            return (t + 1) / 2.0
-        return (w * (w + 1) / 2.0 + (t - w) * w) / t
+        if w is None:
+            return cached_tokens + (t + 1) / 2.0
+        c = np.asarray(cached_tokens, dtype=float)
+        k = np.clip(w - c, 0.0, t)
+        keys = (k * c + k * (k + 1) / 2.0 + (t - k) * w) / t
+        return float(keys) if keys.ndim == 0 else keys
+
+    def attended_prefix_tokens(self, cached_tokens):
+        """Cached tokens a causal chunk after C cached ones reads: C, or at most the window W."""
+        w = self.sliding_window
+        return cached_tokens if w is None else np.minimum(cached_tokens, w)
 
     def with_changes(self, **fields: object) -> "ModelSpec":
         """A new, validated spec with `fields` changed. (Not `model_copy(update=...)`: that skips validation and
