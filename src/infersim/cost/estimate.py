@@ -335,6 +335,19 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
 
 
+def _prefill_ops(model: ModelSpec, workload: Workload, graph: str, layout: Layout,
+                 chunks: _PrefillChunks | None) -> tuple[list[Op], list[Op]]:
+    """The prefill pass's ops (with chunks: the last chunk's, which samples) and the ops of one of the
+    n − 1 leading chunks over their starts (none without chunks)."""
+    if chunks is None:
+        return forward_ops(model, workload, "prefill", graph=graph, layout=layout), []
+    last = forward_ops(model, workload, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.last_tokens,
+                       cached_tokens=chunks.last_start)
+    lead = forward_ops(model, workload, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.tokens,
+                       cached_tokens=chunks.lead_starts, logits=False) if chunks.lead else []
+    return last, lead
+
+
 @dataclass(frozen=True)
 class _PrefillChunks:
     """A prompt of P tokens prefilled in n = ⌈P/C⌉ chunks of C = `tokens`: `lead` = n − 1 full ones, then
@@ -612,11 +625,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
 
     graph = graph_for(runtime)
     chunks = _PrefillChunks.of(p, chunk)
-    prefill_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.last_tokens,
-                              cached_tokens=chunks.last_start) if chunks else forward_ops(
-        model, replica, "prefill", graph=graph, layout=layout)
-    lead_ops = forward_ops(model, replica, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.tokens,
-                           cached_tokens=chunks.lead_starts, logits=False) if chunks and chunks.lead else []
+    prefill_ops, lead_ops = _prefill_ops(model, replica, graph, layout, chunks)
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
@@ -638,7 +647,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         ssm_state_share(model, layout))
     state = replica_batch * state_per_seq
     prefill_rows_per_sequence = chunks.tokens if chunks else split(p, layout.cp)
-    activations = _activation_peak(prefill_ops + lead_ops, model, replica, prefill_rows_per_sequence)
+    # what is held at once is the fused graph's tensors: hf's unfused ops make more passes over the same ones
+    held = prefill_ops + lead_ops if graph == "fused" else sum(_prefill_ops(model, replica, "fused", layout, chunks),
+                                                               [])
+    activations = _activation_peak(held, model, replica, prefill_rows_per_sequence)
     placement = place(device, weights, kv + state, activations)
     prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
                                        regions)
