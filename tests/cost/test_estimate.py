@@ -162,3 +162,14 @@ def test_notes_say_what_the_estimate_leaves_out():
     assert calibrated.notes == ()  # fits, measured efficiencies, not spatial
     assumed = estimate("llama-3.1-8b", "a100-80gb", output_tokens=4)
     assert any("assumed, not measured" in n for n in assumed.notes)
+
+
+def test_longest_context_stops_at_the_models_positions(h100, llama7b):
+    """Llama-2-7B states 4,096 positions: memory alone would hold ~130k tokens of one sequence on an H100."""
+    est = estimate(llama7b, h100, prompt_tokens=1024)
+    assert est.max_context_tokens == llama7b.max_position_embeddings == 4096
+    unbounded = estimate(llama7b.with_changes(max_position_embeddings=None), h100, prompt_tokens=1024)
+    assert unbounded.max_context_tokens > 100_000
+    assert not any("positions" in n for n in est.notes)
+    longer = estimate(llama7b, h100, prompt_tokens=8000, output_tokens=200)
+    assert any("8,200 tokens, more than the 4,096 positions" in n for n in longer.notes)

@@ -25,7 +25,10 @@ def test_kv_format_and_attention_change_the_fit_on_an_80_gb_card():
     rows = _rows(1, prompt_tokens=8192)
     base = rows["baseline"]
     assert rows["fp8 KV cache"].max_batch > base.max_batch > rows["attention as MHA"].max_batch
-    assert rows["attention as MQA"].max_context_tokens > base.max_context_tokens
+    # at batch 1 both reach the model's 131,072 positions; at 16 memory binds the baseline first
+    assert rows["attention as MQA"].max_context_tokens == base.max_context_tokens == 131_072
+    many = _rows(16, prompt_tokens=8192)
+    assert many["attention as MQA"].max_context_tokens > many["baseline"].max_context_tokens
     # fp8 weights halve the bytes decode streams: faster on an H100, and they free memory for more sequences
     assert rows["fp8 weights"].tpot_seconds < base.tpot_seconds and rows["fp8 weights"].max_batch > base.max_batch
 

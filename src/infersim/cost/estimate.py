@@ -437,7 +437,7 @@ def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, sh
     of the cache (after a window, budget or offload, in whole blocks when paged) fits; when a window or
     budget bounds the cache below the room, the model's position range is the limit instead, and so it is
     for a model with no KV cache at all (no attention layers), or `UNBOUNDED_CONTEXT_CAP_TOKENS` when it
-    states none."""
+    states none. Never more than the positions the model states (`max_position_embeddings`)."""
     if room_bytes <= 0:
         return 0
     per_token = (kv_bytes_per_token(model, workload.kv_dtype) + workload.kv.score_bytes_per_token(model)) * share
@@ -447,7 +447,7 @@ def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, sh
     longest = workload.kv.max_tokens_for(model, allocated, _UNBOUNDED_TOKENS)
     if longest is None:
         return model.max_position_embeddings or int(allocated)
-    return longest
+    return min(longest, model.max_position_embeddings or longest)
 
 
 _UNBOUNDED_TOKENS = 2**40  # search bound for the longest context: beyond any cache
@@ -467,12 +467,17 @@ def _state_note(model: ModelSpec, workload: Workload) -> str | None:
     return note + f" and no KV cache, so memory does not bound its context: the longest context shown is {cap}"
 
 
-def _notes(device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
+def _notes(model: ModelSpec, device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
            regions: int, workload: Workload, state_note: str | None = None,
            chunks: _PrefillChunks | None = None) -> tuple[str, ...]:
-    """Caveats a reader of this estimate needs: spatial pipelines, spills, misfits, idle devices, assumed
-    efficiency, the KV-cache policy, an SSM's state instead of a KV cache, a chunked prefill."""
+    """Caveats a reader of this estimate needs: a context beyond the model's positions, spatial pipelines,
+    spills, misfits, idle devices, assumed efficiency, the KV-cache policy, an SSM's state instead of a KV
+    cache, a chunked prefill."""
     notes = [state_note] if state_note else []
+    positions = model.max_position_embeddings
+    if positions and workload.context_tokens > positions:
+        notes.append(f"prompt + output = {workload.context_tokens:,} tokens, more than the {positions:,} positions "
+                     f"{model.id} states (max_position_embeddings); timed as if it were extended (RoPE scaling)")
     if chunks:
         notes.append(chunks.describe())
     if workload.kv != KVCache():
@@ -709,7 +714,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                                                                 tokens),
         bottleneck=bottleneck, prefill=prefill, decode=decode, ops=tuple(prefill_rows + decode_rows),
         microbatches=m, pipeline_stages=stages, ops_per_comm_byte=ops_per_comm_byte,
-        notes=_notes(device, memory, layout, sys_spec, regions, workload, _state_note(model, workload), chunks),
+        notes=_notes(model, device, memory, layout, sys_spec, regions, workload, _state_note(model, workload), chunks),
         ssm_state_dtype=workload.ssm_state_dtype,
         kv_cache=workload.kv.model_dump() if workload.kv != KVCache() else None,
         prefill_chunk_tokens=chunks.tokens if chunks else None,
