@@ -207,13 +207,14 @@ def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchO
                                                     help="slowest acceptable output tokens/s per user"),
              max_ttft: Optional[float] = typer.Option(None, "--max-ttft", help="longest acceptable TTFT, seconds"),
              max_devices: int = typer.Option(4096, "--max-devices", help="search no further than this many devices"),
-             as_json: bool = JsonOpt) -> None:
+             prefill_chunk: Optional[int] = PrefillChunkOpt, as_json: bool = JsonOpt) -> None:
     """The fewest devices, and the layout on them, that hold the model and meet the targets, and why."""
     from infersim.serving.plan import plan
 
     result = plan(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output, weights_dtype=weights_dtype,
                   kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime,
-                  min_tokens_per_s_per_user=target, max_ttft_seconds=max_ttft, max_devices=max_devices)
+                  min_tokens_per_s_per_user=target, max_ttft_seconds=max_ttft, max_devices=max_devices,
+                  prefill_chunk_tokens=prefill_chunk)
     if as_json:
         _print_json(result.to_dict())
         return

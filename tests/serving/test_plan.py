@@ -71,3 +71,12 @@ def test_cli_plan(cli):
     assert code == 0 and "why not fewer" in out
     code, out, err = cli("plan", "-m", "llama-3.1-70b", "-d", "h100-sxmm")
     assert code == 2 and err.count("\n") == 1 and "unknown device" in err
+
+
+def test_chunked_prefill_lets_a_long_prompt_fit_fewer_devices():
+    """131k tokens of one-pass activations push Llama-3.1-8B (2-bit KV) onto two RTX 3090s; chunks fit one."""
+    kwargs = dict(prompt_tokens=131_072, kv_dtype="int2-kivi", output_tokens=16)
+    one_pass = plan("llama-3.1-8b", "rtx-3090", **kwargs)
+    chunked = plan("llama-3.1-8b", "rtx-3090", prefill_chunk_tokens=8192, **kwargs)
+    assert one_pass.best.devices == 2 and chunked.best.devices == 1
+    assert chunked.best.prefill_chunk_tokens == 8192 and chunked.best.layout["cp"] == 1

@@ -178,9 +178,10 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
          output_tokens: int = 256, weights_dtype: str | None = None, kv_dtype: str | None = None,
          activations_dtype: str | None = None, runtime: str | None = None,
          min_tokens_per_s_per_user: float | None = None, max_ttft_seconds: float | None = None,
-         max_devices: int = DEFAULT_MAX_DEVICES) -> Plan:
+         max_devices: int = DEFAULT_MAX_DEVICES, prefill_chunk_tokens: int | None = None) -> Plan:
     """The fewest devices of `device`, in the systems the catalog has of it, and the layout on them that hold
-    the model and meet the targets (module docstring)."""
+    the model and meet the targets (module docstring). `prefill_chunk_tokens` prefills every candidate in
+    chunks of that many tokens (layouts with context parallelism are then left out)."""
     model = load_model(model)
     device = load_device(device)
     for name, value in (("--target-tokens-per-s-per-user", min_tokens_per_s_per_user),
@@ -192,7 +193,9 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
     dtype = weights_dtype or activations_dtype or device.activation_dtype
     weight_bytes = model.total_params * bytes_per_element(dtype)
     common = dict(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens, weights_dtype=weights_dtype,
-                  kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime)
+                  kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime,
+                  prefill_chunk_tokens=prefill_chunk_tokens)
+    chunked = prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens
     targets = {"min_tokens_per_s_per_user": min_tokens_per_s_per_user, "max_ttft_seconds": max_ttft_seconds}
     rejected: list[Rejected] = []
     tried = 0
@@ -207,7 +210,7 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
             rejected.append(Rejected(*last_fit_failure))
             last_fit_failure = None
         qualified, misses = [], []
-        layouts = layouts_for(model, n, batch, prompt_tokens)
+        layouts = [lay for lay in layouts_for(model, n, batch, prompt_tokens) if not (chunked and lay.cp > 1)]
         heaviest: tuple[float, Layout] | None = None  # the layout whose busiest device overflows least
         for layout in layouts:
             stored = device_weight_bytes(model, dtype, layout)
