@@ -42,6 +42,8 @@ OutputOpt = typer.Option(256, "--output", "-o", help="output tokens per sequence
 WeightsOpt = typer.Option(None, "--weights-dtype",
                           help="fp32, bf16, fp16, fp8, int8, int4-g128, int4-g128-zp (AWQ), mxfp4, nvfp4, ... "
                                "(specs/dtypes.py; default: as activations)")
+MlpWeightsOpt = typer.Option(None, "--mlp-weights-dtype", help="format of the MLP and expert weights when it differs "
+                                                                 "from --weights-dtype (tt-metal: bfp4 beside bfp8)")
 KvOpt = typer.Option(None, "--kv-dtype", help="KV-cache format: bf16, fp16, fp8, int8-g128, int4-g128, int2-kivi, "
                                               "int1-kivi-g64, ... (default: as activations)")
 KvBudgetOpt = typer.Option(None, "--kv-budget", help="KV tokens kept per sequence: 4096, or a share of the context "
@@ -121,6 +123,7 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                  kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                  prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
+                 mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
@@ -128,6 +131,7 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
+                    mlp_weights_dtype=mlp_weights_dtype,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     if as_json:
         _print_json(est.to_dict())
@@ -153,6 +157,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                 prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
+                mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
@@ -165,6 +170,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
+                    mlp_weights_dtype=mlp_weights_dtype,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
@@ -207,14 +213,15 @@ def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchO
                                                     help="slowest acceptable output tokens/s per user"),
              max_ttft: Optional[float] = typer.Option(None, "--max-ttft", help="longest acceptable TTFT, seconds"),
              max_devices: int = typer.Option(4096, "--max-devices", help="search no further than this many devices"),
-             prefill_chunk: Optional[int] = PrefillChunkOpt, as_json: bool = JsonOpt) -> None:
+             prefill_chunk: Optional[int] = PrefillChunkOpt, mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
+             as_json: bool = JsonOpt) -> None:
     """The fewest devices, and the layout on them, that hold the model and meet the targets, and why."""
     from infersim.serving.plan import plan
 
     result = plan(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output, weights_dtype=weights_dtype,
                   kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime,
                   min_tokens_per_s_per_user=target, max_ttft_seconds=max_ttft, max_devices=max_devices,
-                  prefill_chunk_tokens=prefill_chunk)
+                  prefill_chunk_tokens=prefill_chunk, mlp_weights_dtype=mlp_weights_dtype)
     if as_json:
         _print_json(result.to_dict())
         return

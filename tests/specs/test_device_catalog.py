@@ -11,7 +11,7 @@ from infersim.specs.catalog import device_ids, load_device
 EXPECTED_IDS = {
     "h100-sxm", "h100-pcie", "h200", "b200", "a100-40gb", "a100-80gb", "l40s", "rtx-3090", "rtx-4090",
     "mi300x", "tpu-v4", "tpu-v4i", "tpu-v5e", "tpu-v5p", "tpu-v6e", "groq-lpu", "cerebras-wse-2",
-    "cerebras-wse-3", "sambanova-sn40l", "tenstorrent-wormhole-n300", "tenstorrent-blackhole-p150",
+    "cerebras-wse-3", "sambanova-sn40l", "tenstorrent-wormhole-n300", "tenstorrent-wormhole", "tenstorrent-blackhole-p150",
     "gaudi-3", "xeon-spr",
 }
 
@@ -20,7 +20,7 @@ SOURCE_KINDS = ("derived:", "assumed:", "essay ", "measured:")
 
 def test_device_ids_are_exactly_the_catalog():
     assert set(device_ids()) == EXPECTED_IDS
-    assert len(device_ids()) == 23
+    assert len(device_ids()) == 24
 
 
 @pytest.mark.parametrize("device_id", sorted(EXPECTED_IDS))

@@ -13,7 +13,7 @@ from infersim.specs.dtypes import (DTYPES, FORMATS, MANTISSA_BITS, WEIGHT_ONLY_F
 
 def test_the_old_names_keep_their_bytes():
     assert {d: bytes_per_element(d) for d in DTYPES} == {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1,
-                                                          "int4": 0.5, "fp4": 0.5}
+                                                          "int4": 0.5, "fp4": 0.5, "bfp8": 1.0625}
 
 
 @pytest.mark.parametrize("name, bits", [
@@ -22,6 +22,8 @@ def test_the_old_names_keep_their_bytes():
     ("int8-g128", 8 + 16 / 128),            # per-token int8 KV at d_h = 128: 8.125
     ("mxfp4", 4 + 8 / 32),                  # OCP MX: E2M1 + one E8M0 per 32 = 4.25
     ("nvfp4", 4 + 8 / 16),                  # E2M1 + one E4M3 per 16 = 4.5
+    ("bfp8", 8 + 8 / 16),                   # Tenstorrent BFP8-B: sign + 7 bits, one 8-bit exponent per 16 = 8.5
+    ("bfp4", 4 + 8 / 16),                   # BFP4-B: sign + 3 bits, the same shared exponent = 4.5
     ("int2-kivi", 2 + 2 * 16 / 32),         # KIVI: fp16 scale and zero per 32 = 3
     ("int4-kivi", 4 + 2 * 16 / 32),         # = 5
     ("int1-kivi-g64", 1 + 2 * 16 / 64),     # TailorKV's 1-bit layers = 1.5

@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from infersim.cost import economics
 from infersim.cost.collectives import collective_seconds
-from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence
+from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence, weight_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
@@ -190,6 +190,7 @@ class Estimate:
     ssm_state_dtype: str = "fp32"  # format of SSM layers' recurrent state (models with SSM layers only)
     kv_cache: dict[str, Any] | None = None  # the KV-cache policy (specs/kvcache.py); None: all of it on the device
     prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: the prompt in one pass
+    mlp_weights_dtype: str | None = None  # the MLP and expert weights' format, when not weights_dtype
 
     @property
     def layout_description(self) -> str:
@@ -553,7 +554,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              microbatches: int | None = None, decode_tokens: int = 1, moe_imbalance: float = 1.0,
              ssm_state_dtype: str | None = None, kv_budget: KVBudget | None = None,
              kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
-             mla_absorb: bool = True, prefill_chunk_tokens: int | None = None) -> Estimate:
+             mla_absorb: bool = True, prefill_chunk_tokens: int | None = None,
+             mlp_weights_dtype: str | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -570,7 +572,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     The KV cache (specs/kvcache.py): `kv_budget` keeps only so many tokens (StreamingLLM, H2O),
     `kv_offload` holds part of it in host memory read over PCIe, `kv_block_tokens` allocates it in pages
     of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step.
-    `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring)."""
+    `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring). `mlp_weights_dtype`
+    stores the MLP and expert weights in another format than the rest (tt-metal's bfp4 MLPs)."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
@@ -581,6 +584,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         raise policy_error(exc) from None
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
+                             mlp_weights_dtype=mlp_weights_dtype,
                              activations_dtype=activations_dtype, kv=kv_policy, moe_imbalance=moe_imbalance,
                              ssm_state_dtype=ssm_state_dtype or "fp32")
     if kv_policy.offload is not None:
@@ -637,9 +641,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout,
                              new_tokens=decode_tokens)
 
-    weights = device_weight_bytes(model, workload.weights_dtype, layout)
+    weights = device_weight_bytes(model, workload.weights_dtype, layout, workload.mlp_weights_dtype)
     if sys_spec is not None and weights > device.capacity_bytes:
-        needed = -(-model.total_params * bytes_per_element(workload.weights_dtype) // device.capacity_bytes)
+        needed = -(-weight_bytes(model, workload.weights_dtype, workload.mlp_weights_dtype) // device.capacity_bytes)
         raise InfersimError(f"{layout.devices} x {device.id} under {layout.describe()} cannot hold {model.id}'s weights: "
                             f"{weights / 1e9:,.1f} GB on the busiest device, which holds "
                             f"{device.capacity_bytes / 1e9:,.3g} GB; it needs at least {needed:.0f} devices "
@@ -704,7 +708,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         model=model.id, device=device.id, runtime=runtime, system=sys_spec.id if sys_spec else None, devices=count,
         layout=layout.model_dump(), batch=b, prompt_tokens=p, output_tokens=o,
         weights_dtype=workload.weights_dtype, activations_dtype=workload.activations_dtype,
-        kv_dtype=workload.kv_dtype,
+        kv_dtype=workload.kv_dtype, mlp_weights_dtype=workload.mlp_weights_dtype,
         ttft_seconds=prefill.seconds, tpot_seconds=tpot, prefill_seconds=prefill.seconds,
         decode_seconds=decode_total, e2e_seconds=e2e,
         output_tokens_per_s_per_user=1.0 / tpot, output_tokens_per_s_total=tokens / e2e,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infersim.cost.parallel import stage_weight_parts
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.kvcache import KVCache
+from infersim.specs.layout import Layout
 from infersim.specs.model import ModelSpec
 
 _WHOLE_CACHE = KVCache()
@@ -102,9 +104,13 @@ def ssm_state_bytes_per_sequence(model: ModelSpec, state_dtype: str = "fp32", co
     return model.num_ssm_layers * per_layer
 
 
-def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16") -> float:
-    """Bytes of all weights (every expert) stored in `weights_dtype`, group scales included."""
-    return model.total_params * bytes_per_element(weights_dtype)
+def weight_bytes(model: ModelSpec, weights_dtype: str = "bf16", mlp_weights_dtype: str | None = None) -> float:
+    """Bytes of all weights (every expert) stored in `weights_dtype`, group scales included; the MLP and
+    expert weights in `mlp_weights_dtype` when given (their count from one device holding everything)."""
+    if mlp_weights_dtype is None or mlp_weights_dtype == weights_dtype:
+        return model.total_params * bytes_per_element(weights_dtype)
+    mlp, rest = stage_weight_parts(model, Layout(), 0)
+    return mlp * bytes_per_element(mlp_weights_dtype) + rest * bytes_per_element(weights_dtype)
 
 
 def tokens_that_fit(capacity_bytes: float, bytes_per_token: float) -> float:

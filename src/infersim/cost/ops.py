@@ -198,6 +198,15 @@ class _Ctx:
     kv_dequant: bool = False  # whether reading the device part / the host part takes dequantization
     host_kv_dequant: bool = False
     layer_ops: list[Op] = field(default_factory=list)
+    mlp_weights_dtype: str | None = None  # the MLP and expert weights' format when it differs (Workload.mlp_dtype)
+
+    @property
+    def mlp_ctx(self) -> "_Ctx":
+        """This context with the MLP weights' format (itself when they share the other weights' format)."""
+        if self.mlp_weights_dtype is None or self.mlp_weights_dtype == self.weights_dtype:
+            return self
+        return replace(self, weights_dtype=self.mlp_weights_dtype,
+                       weight_b=bytes_per_element(self.mlp_weights_dtype))
 
     @property
     def rows(self) -> int:
@@ -700,7 +709,8 @@ def _layer_ops(c: _Ctx, count: int, mixer: str, mlp: str) -> list[Op]:
         ops = _mla_attention(c, count) if c.model.mla else _standard_attention(c, count)
     if mlp == "none":
         return ops
-    ffn = _moe_mlp(c, count) if mlp == "moe" else _dense_mlp(c, count, c.model.intermediate_size)
+    f = c.mlp_ctx
+    ffn = _moe_mlp(f, count) if mlp == "moe" else _dense_mlp(f, count, c.model.intermediate_size)
     return ops + [_norm(c, "mlp_norm", count)] + ffn + [_residual(c, "mlp_residual", count)]
 
 
@@ -745,6 +755,7 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
         model=model, phase=phase, batch=workload.batch, new_tokens=new, keys=keys, cached=cached,
         act_b=bytes_per_element(workload.activations_dtype), weight_b=bytes_per_element(workload.weights_dtype),
         kv_b=bytes_per_element(workload.kv_dtype), weights_dtype=workload.weights_dtype,
+        mlp_weights_dtype=workload.mlp_weights_dtype,
         state_b=bytes_per_element(workload.ssm_state_dtype), graph=graph, layout=layout,
         moe_imbalance=workload.moe_imbalance,
         kv=workload.kv, host_kv_b=bytes_per_element(workload.host_kv_dtype),

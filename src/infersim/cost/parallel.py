@@ -66,13 +66,18 @@ def stage_groups(model: ModelSpec, layout: Layout, stage: int) -> dict[tuple[str
 
 def stage_weight_elements(model: ModelSpec, layout: Layout, stage: int) -> int:
     """Weights one device of pipeline stage `stage` (0-based) stores."""
-    total = 0
+    return sum(stage_weight_parts(model, layout, stage))
+
+
+def stage_weight_parts(model: ModelSpec, layout: Layout, stage: int) -> tuple[int, int]:
+    """(MLP and expert weights, all the others) one device of pipeline stage `stage` stores."""
+    total = mlp_total = 0
     for (mixer, mlp), layers in stage_groups(model, layout, stage).items():
         per_layer = (attention_elements_per_device(model, layout) if mixer == "attention"
                      else model.ssm_params_per_layer(layout.tp)) + model.norm_params_per_layer(mlp != "none")
-        if mlp != "none":
-            per_layer += mlp_elements_per_device(model, layout, mlp == "moe")
         total += layers * per_layer
+        if mlp != "none":
+            mlp_total += layers * mlp_elements_per_device(model, layout, mlp == "moe")
     vocab_slice = split(model.vocab_size, layout.tp) * model.hidden_size
     last = stage == layout.pp - 1
     if stage == 0:
@@ -80,12 +85,19 @@ def stage_weight_elements(model: ModelSpec, layout: Layout, stage: int) -> int:
     if last:
         tied_here = model.tie_word_embeddings and stage == 0
         total += (0 if tied_here else vocab_slice) + model.norm_elements()
-    return total
+    return mlp_total, total
 
 
-def device_weight_bytes(model: ModelSpec, weights_dtype: str, layout: Layout) -> float:
-    """Weight bytes of the busiest device: the stage that stores the most."""
-    return max(stage_weight_elements(model, layout, s) for s in range(layout.pp)) * bytes_per_element(weights_dtype)
+def device_weight_bytes(model: ModelSpec, weights_dtype: str, layout: Layout,
+                        mlp_weights_dtype: str | None = None) -> float:
+    """Weight bytes of the busiest device: the stage that stores the most (MLP and expert weights in
+    `mlp_weights_dtype` when given)."""
+    b, b_mlp = bytes_per_element(weights_dtype), bytes_per_element(mlp_weights_dtype or weights_dtype)
+
+    def stored(stage: int) -> float:
+        mlp, rest = stage_weight_parts(model, layout, stage)
+        return mlp * b_mlp + rest * b
+    return max(stored(s) for s in range(layout.pp))
 
 
 def _busiest_stage_share(model: ModelSpec, layout: Layout, mixer: str) -> float:

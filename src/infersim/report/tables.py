@@ -58,7 +58,8 @@ def where(est: "Estimate") -> str:
 def summary_table(est: "Estimate") -> Table:
     """The headline numbers of one estimate."""
     table = Table(title=f"{est.model} on {where(est)} ({est.runtime}): batch {est.batch}, "
-                        f"prompt {est.prompt_tokens}, output {est.output_tokens}, weights {est.weights_dtype}, "
+                        f"prompt {est.prompt_tokens}, output {est.output_tokens}, weights {est.weights_dtype}"
+                        f"{f' (MLP {est.mlp_weights_dtype})' if est.mlp_weights_dtype else ''}, "
                         f"KV {est.kv_dtype}", show_header=False, title_justify="left")
     table.add_column("quantity", style="bold")
     table.add_column("value", justify="right")

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infersim.cost.estimate import Estimate, estimate
+from infersim.cost.memory import weight_bytes as stored_weight_bytes
 from infersim.cost.parallel import device_weight_bytes, switch_of
 from infersim.errors import InfersimError
 from infersim.specs.catalog import all_systems, load_device, load_model
 from infersim.specs.device import DeviceSpec
-from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.layout import Layout
 from infersim.specs.model import ModelSpec
 from infersim.specs.system import DIMMED, SystemSpec, TwoLevelTopology
@@ -178,7 +178,8 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
          output_tokens: int = 256, weights_dtype: str | None = None, kv_dtype: str | None = None,
          activations_dtype: str | None = None, runtime: str | None = None,
          min_tokens_per_s_per_user: float | None = None, max_ttft_seconds: float | None = None,
-         max_devices: int = DEFAULT_MAX_DEVICES, prefill_chunk_tokens: int | None = None) -> Plan:
+         max_devices: int = DEFAULT_MAX_DEVICES, prefill_chunk_tokens: int | None = None,
+         mlp_weights_dtype: str | None = None) -> Plan:
     """The fewest devices of `device`, in the systems the catalog has of it, and the layout on them that hold
     the model and meet the targets (module docstring). `prefill_chunk_tokens` prefills every candidate in
     chunks of that many tokens (layouts with context parallelism are then left out)."""
@@ -191,10 +192,10 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
     if max_devices < 1:
         raise InfersimError(f"--max-devices must be at least 1, got {max_devices}")
     dtype = weights_dtype or activations_dtype or device.activation_dtype
-    weight_bytes = model.total_params * bytes_per_element(dtype)
+    weight_bytes = stored_weight_bytes(model, dtype, mlp_weights_dtype)
     common = dict(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens, weights_dtype=weights_dtype,
                   kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime,
-                  prefill_chunk_tokens=prefill_chunk_tokens)
+                  prefill_chunk_tokens=prefill_chunk_tokens, mlp_weights_dtype=mlp_weights_dtype)
     chunked = prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens
     targets = {"min_tokens_per_s_per_user": min_tokens_per_s_per_user, "max_ttft_seconds": max_ttft_seconds}
     rejected: list[Rejected] = []
@@ -213,7 +214,7 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
         layouts = [lay for lay in layouts_for(model, n, batch, prompt_tokens) if not (chunked and lay.cp > 1)]
         heaviest: tuple[float, Layout] | None = None  # the layout whose busiest device overflows least
         for layout in layouts:
-            stored = device_weight_bytes(model, dtype, layout)
+            stored = device_weight_bytes(model, dtype, layout, mlp_weights_dtype)
             if stored > device.capacity_bytes:  # estimate refuses it; no need to time it
                 heaviest = min(heaviest or (stored, layout), (stored, layout), key=lambda sl: sl[0])
                 continue

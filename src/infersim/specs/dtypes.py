@@ -23,6 +23,8 @@ widths. Per-tensor scales (fp8, int8) are one float per matrix: ≈ 0 bits per e
 | int4-kivi | 4 | 32 | fp16 | fp16 | 5 | KIVI (Liu et al. 2024, arXiv 2402.02750), 4-bit |
 | int2-kivi | 2 | 32 | fp16 | fp16 | 3 | KIVI 2-bit: keys per channel, values per token |
 | int1-kivi-g64 | 1 | 64 | fp16 | fp16 | 1.5 | TailorKV's quantized layers (arXiv 2505.19586) |
+| bfp8 | 8 (sign + 7) | 16 | shared exp (8) | – | 8.5 | Tenstorrent BFP8-B (docs.tenstorrent.com pybuda "Data Formats") |
+| bfp4 | 4 (sign + 3) | 16 | shared exp (8) | – | 4.5 | Tenstorrent BFP4-B (same) |
 
 GPTQ/AWQ checkpoints store `qweight` (4-bit codes packed in int32), `scales` (fp16, one per group and
 output column) and, when asymmetric, `qzeros` (4-bit codes packed in int32). KIVI quantizes keys per
@@ -30,7 +32,8 @@ channel and values per token in groups of g tokens or channels, with an fp16 sca
 group (its full-precision residual of the last R = 128 tokens is not counted).
 
 `native` is the `peak_flops_per_s` key a device must list to multiply the format directly (fp8 on
-H100, fp4 on B200). A format with none, or on a device without that peak, is dequantized to the
+H100, fp4 on B200, bfp8 on Tenstorrent's Tensix, whose unpackers feed block-float tiles to the matrix
+engine; bfp4 is taken at the bfp8 rate, its lower-fidelity rate not being listed). A format with none, or on a device without that peak, is dequantized to the
 activation format before the multiply (weight-only: W4A16 AWQ/GPTQ; fp8 on A100); `int4`/`fp4` stay
 weight-only everywhere, as before the scaled formats existed.
 """
@@ -43,7 +46,7 @@ from typing import Literal, get_args
 from infersim.errors import InfersimError, closest_names
 
 # Formats a device can list a peak for (`DeviceSpec.peak_flops_per_s` keys).
-DType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+DType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4", "bfp8"]
 DTYPES: tuple[str, ...] = get_args(DType)
 ACTIVATION_FAMILY = frozenset({"fp32", "bf16", "fp16"})  # formats multiplied without conversion
 
@@ -106,6 +109,12 @@ FORMATS: dict[str, NumberFormat] = {f.name: f for f in (
     _F("int1-kivi-g64", 1, 64, 16, 16,
        source="TailorKV's quantization-friendly layers: k_bits = v_bits = 1, group 64, fp16 scale and minimum "
               "(arXiv 2505.19586; github.com/ydyhello/TailorKV test_latency.py)"),
+    _F("bfp8", 8, 16, 8, mantissa_bits=7, native="bfp8",
+       source="Tenstorrent BFP8-B: 16 elements of sign + 7-bit mantissa share one 8-bit exponent "
+              "(docs.tenstorrent.com/pybuda/latest/dataformats.html)"),
+    _F("bfp4", 4, 16, 8, mantissa_bits=3, native="bfp8",
+       source="Tenstorrent BFP4-B: 16 elements of sign + 3-bit mantissa share one 8-bit exponent "
+              "(docs.tenstorrent.com/pybuda/latest/dataformats.html)"),
 )}
 
 # Explicit mantissa bits (without the implicit leading one) of the floating formats, for multiplier area.

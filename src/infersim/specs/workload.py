@@ -12,7 +12,8 @@ from infersim.specs.kvcache import KVCache
 class Workload(BaseModel):
     """A static batch: `batch` sequences of `prompt_tokens` each generating `output_tokens`.
 
-    `weights_dtype` is how weights are stored; matmuls run in the format's native compute format where
+    `weights_dtype` is how weights are stored (`mlp_weights_dtype`, when given, for the MLP and expert
+    weights, as tt-metal keeps bfp4 MLPs beside bfp8 attention); matmuls run in the format's native compute format where
     the device has it (W8A8 as FP8 serving does; MXFP4/NVFP4 on a device with an fp4 peak), else in
     `activations_dtype` after dequantization (specs/dtypes.py). `kv_dtype` is the KV-cache format (of the
     part on the device), `kv` its budget, offload, paging and MLA decode form (specs/kvcache.py).
@@ -31,6 +32,7 @@ class Workload(BaseModel):
     prompt_tokens: PositiveInt = 1024
     output_tokens: PositiveInt = 256
     weights_dtype: str = "bf16"
+    mlp_weights_dtype: str | None = None
     activations_dtype: str = "bf16"
     kv_dtype: str = "bf16"
     kv: KVCache = KVCache()
@@ -38,10 +40,15 @@ class Workload(BaseModel):
                                  "the mean (1: uniform routing)")
     ssm_state_dtype: str = "fp32"
 
-    @field_validator("weights_dtype", "activations_dtype", "kv_dtype", "ssm_state_dtype")
+    @field_validator("weights_dtype", "activations_dtype", "kv_dtype", "ssm_state_dtype", "mlp_weights_dtype")
     @classmethod
-    def _known_format(cls, value: str) -> str:
-        return check_format(value)
+    def _known_format(cls, value: str | None) -> str | None:
+        return None if value is None else check_format(value)
+
+    @property
+    def mlp_dtype(self) -> str:
+        """Format of the MLP and expert weights: `mlp_weights_dtype`, else `weights_dtype`."""
+        return self.mlp_weights_dtype or self.weights_dtype
 
     @property
     def context_tokens(self) -> int:

@@ -65,8 +65,10 @@ class Case:
     devices: int | None = 1
     system_id: str | None = None
     layout: dict[str, int] = field(default_factory=dict)
+    overlap: bool = False  # collectives hidden under compute (estimate's `overlap`)
     parallelism: str = ""
     weights_dtype: str | None = None
+    mlp_weights_dtype: str | None = None
     kv_dtype: str | None = None
     activations_dtype: str | None = None
     batch: int | None = None
@@ -93,9 +95,9 @@ class Case:
 # ---- published figures -----------------------------------------------------------------------------
 _PUBLISHED_FIELDS = {
     "id": "id", "category": "category", "metric": "metric", "value": "value", "source": "source",
-    "system": "system", "model": "model", "model_name": "model_name", "device": "device",
+    "system": "system", "model": "model", "model_name": "model_name", "device": "device", "overlap": "overlap",
     "device_name": "device_name", "devices": "devices", "system_id": "system_id", "layout": "layout",
-    "parallelism": "parallelism", "precision": "weights_dtype",
+    "parallelism": "parallelism", "precision": "weights_dtype", "mlp_precision": "mlp_weights_dtype",
     "kv_dtype": "kv_dtype", "activations_dtype": "activations_dtype", "batch": "batch",
     "prompt_tokens": "prompt_tokens", "output_tokens": "output_tokens", "runtime": "runtime", "kernel": "kernel",
     "shape": "shape", "requires": "requires", "assumptions": "assumptions", "value_text": "value_text",
