@@ -26,32 +26,29 @@ where R is the layer regions one device runs side by side: 1 on a GPU (all of it
 layer in turn), the layers it holds on a spatial machine (an LPU or a wafer gives each layer its own
 cores, so one token uses 1/R of the device at a time), and V = pp · R.
 
-Chunked prefill (`prefill_chunk_tokens` C < P, as vLLM's and TensorRT-LLM's chunked context run it):
-n = ⌈P/C⌉ passes of C tokens (the last P − (n−1)·C), chunk j attending to the j·C tokens cached before it,
-the LM head on the last chunk only; the weights are read once per chunk, the activations peak at one
-chunk's. TTFT = Σ_j T_j, or through a pipeline of V stages, the chunks following one another down it,
-
-    TTFT = Σ_j T_j / V + (1 − 1/V) · T_last + (pp − 1) · t_send(chunk)
-
-(n + V − 1 stage times for equal chunks).
+A chunked prefill (`prefill_chunk_tokens`) runs ⌈P/C⌉ passes, pipelined down the stages of a pipeline
+(cost/chunked_prefill.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import ValidationError
 
 from infersim.cost import economics
+from infersim.cost.chunked_prefill import (PrefillChunks, chunks_pipelined, prefill_pass_ops, sum_phases,
+                                           sum_rows)
 from infersim.cost.collectives import collective_seconds
 from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence, weight_bytes
 from infersim.cost.ops import Op, forward_ops, mean_of
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
 from infersim.cost.placement import Placement, place
-from infersim.cost.roofline import binding_limit, matmul_dtype, time_op
+from infersim.cost.results import MemoryResult, OpResult, PhaseResult
+from infersim.cost.roofline import matmul_dtype, time_op
 from infersim.errors import InfersimError
 from infersim.specs.catalog import load_device, load_model, load_system, validation_message
 from infersim.specs.device import DeviceSpec, Link
@@ -84,71 +81,6 @@ def graph_for(runtime: str) -> str:
 def _host_launched(runtime: str, phase: str) -> bool:
     """Whether each op of `phase` is launched from the host (so host time can bind)."""
     return runtime == "eager" or (runtime == "cuda-graph" and phase == "prefill")
-
-
-@dataclass(frozen=True)
-class OpResult:
-    """One op's row in the explanation. FLOPs, bytes and seconds are per pass (all `count` layers);
-    decode rows are means over the decode steps."""
-
-    name: str
-    phase: str
-    kind: str
-    count: int
-    shape: str
-    dtype: str
-    flops: float
-    bytes: float
-    weight_bytes: float
-    kv_bytes: float
-    activation_bytes: float
-    bytes_by_tier: dict[str, float]
-    arithmetic_intensity: float | None  # None when the op moves no bytes
-    device_ops_per_byte: float
-    compute_seconds: float
-    memory_seconds: float
-    overhead_seconds: float
-    seconds: float
-    bound_by: str
-    wire_bytes: float = 0.0  # collectives: the buffer per device, per pass (all `count` layers)
-    comm_seconds: float = 0.0  # collectives: alpha-beta time on the layout's group
-    algorithm: str | None = None  # collectives: the algorithm chosen (ring, tree, direct, ...)
-
-
-@dataclass(frozen=True)
-class PhaseResult:
-    """One pass of a phase (decode: the mean step). `device_seconds` is the device's own work (ops and,
-    unless overlapped, collectives); `comm_seconds` the collectives and stage-to-stage sends alone."""
-
-    seconds: float
-    device_seconds: float
-    host_seconds: float
-    flops: float
-    bytes: float
-    bound_by: str
-    seconds_by_bound: dict[str, float]
-    comm_seconds: float = 0.0
-    wire_bytes: float = 0.0
-    host_link_seconds: float = 0.0  # an offloaded KV cache's transfers over the PCIe host link
-    host_link_bytes: float = 0.0
-
-
-@dataclass(frozen=True)
-class MemoryResult:
-    """Footprints on one device. `kv_cache_bytes` is the part of the cache on the device (allocated
-    in whole blocks when paged, `kv_fragmentation` of it unused); `kv_host_bytes` the part offloaded to
-    host memory, which the device's capacity does not hold."""
-
-    weights_bytes: float
-    kv_cache_bytes: float
-    activation_bytes: float
-    total_bytes: float
-    capacity_bytes: float
-    fits: bool
-    bytes_by_tier: dict[str, dict[str, float]]
-    ssm_state_bytes: float = 0.0  # SSM layers' recurrent state (placed with the KV cache); in total_bytes
-    kv_host_bytes: float = 0.0
-    kv_fragmentation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -299,18 +231,6 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
                        link_total, link_bytes), rows
 
 
-def _chunks_pipelined(total: PhaseResult, last: PhaseResult, send_seconds: float, pp: int,
-                      stages: int) -> PhaseResult:
-    """A chunked prefill down a pipeline of V stages (module docstring): Σ T_j / V + (1 − 1/V)·T_last
-    + (pp − 1) sends of a chunk's activations."""
-    seconds = total.seconds / stages + (1.0 - 1.0 / stages) * last.seconds + (pp - 1) * send_seconds
-    by_bound = dict(total.seconds_by_bound)
-    if send_seconds and pp > 1:
-        by_bound["communication"] = by_bound.get("communication", 0.0) + (pp - 1) * send_seconds
-    return replace(total, seconds=seconds, device_seconds=total.device_seconds + (pp - 1) * send_seconds,
-                   comm_seconds=total.comm_seconds + (pp - 1) * send_seconds, seconds_by_bound=by_bound)
-
-
 def _pipelined(phase: PhaseResult, send_seconds: float, pp: int, stages: int, microbatches: int) -> PhaseResult:
     """A pass through every pipeline stage in turn (see module docstring): T_pass plus the pp − 1 sends,
     or, when more microbatches are in flight than stages, m times the busiest stage."""
@@ -334,102 +254,6 @@ def _activation_peak(prefill_ops: list[Op], model: ModelSpec, workload: Workload
     never holds the S×S scores)."""
     residual = workload.batch * rows_per_sequence * model.hidden_size * bytes_per_element(workload.activations_dtype)
     return residual + max(float(np.max(op.cost.activation_bytes)) for op in prefill_ops)
-
-
-def _prefill_ops(model: ModelSpec, workload: Workload, graph: str, layout: Layout,
-                 chunks: _PrefillChunks | None) -> tuple[list[Op], list[Op]]:
-    """The prefill pass's ops (with chunks: the last chunk's, which samples) and the ops of one of the
-    n − 1 leading chunks over their starts (none without chunks)."""
-    if chunks is None:
-        return forward_ops(model, workload, "prefill", graph=graph, layout=layout), []
-    last = forward_ops(model, workload, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.last_tokens,
-                       cached_tokens=chunks.last_start)
-    lead = forward_ops(model, workload, "prefill", graph=graph, layout=layout, chunk_tokens=chunks.tokens,
-                       cached_tokens=chunks.lead_starts, logits=False) if chunks.lead else []
-    return last, lead
-
-
-@dataclass(frozen=True)
-class _PrefillChunks:
-    """A prompt of P tokens prefilled in n = ⌈P/C⌉ chunks of C = `tokens`: `lead` = n − 1 full ones, then
-    the last of `last_tokens` = P − (n−1)·C after `last_start` cached tokens."""
-
-    prompt: int
-    tokens: int
-
-    @classmethod
-    def of(cls, prompt: int, chunk: int | None) -> "_PrefillChunks | None":
-        return cls(prompt, chunk) if chunk is not None else None
-
-    @property
-    def count(self) -> int:
-        return -(-self.prompt // self.tokens)
-
-    @property
-    def lead(self) -> int:
-        return self.count - 1
-
-    @property
-    def lead_starts(self) -> np.ndarray:
-        return np.arange(self.lead, dtype=float) * self.tokens
-
-    @property
-    def last_start(self) -> int:
-        return self.lead * self.tokens
-
-    @property
-    def last_tokens(self) -> int:
-        return self.prompt - self.last_start
-
-    def describe(self) -> str:
-        last = f", the last {self.last_tokens}" if self.last_tokens != self.tokens else ""
-        return (f"prefill in {self.count} chunks of {self.tokens:,} tokens{last}: each reads the weights again and "
-                f"attends to the cache the earlier ones wrote; activations peak at one chunk's")
-
-
-def _sum_phases(parts: list[tuple[PhaseResult, int]]) -> PhaseResult:
-    """Passes run one after another (`count` of each): their times, work and traffic add; what binds is
-    the host when its launches outlast the device, else the largest share of the summed time."""
-    def total(attr: str) -> float:
-        return sum(getattr(phase, attr) * n for phase, n in parts)
-
-    by_bound: dict[str, float] = {}
-    for phase, n in parts:
-        for bound, seconds in phase.seconds_by_bound.items():
-            by_bound[bound] = by_bound.get(bound, 0.0) + seconds * n
-    host, device_seconds = total("host_seconds"), total("device_seconds")
-    bound = "host" if host > device_seconds else max(by_bound, key=by_bound.__getitem__)
-    return PhaseResult(total("seconds"), device_seconds, host, total("flops"), total("bytes"), bound, by_bound,
-                       total("comm_seconds"), total("wire_bytes"), total("host_link_seconds"),
-                       total("host_link_bytes"))
-
-
-_SUMMED_ROW_FIELDS = ("flops", "bytes", "weight_bytes", "kv_bytes", "activation_bytes", "compute_seconds",
-                      "memory_seconds", "overhead_seconds", "seconds", "wire_bytes", "comm_seconds")
-
-
-def _sum_rows(parts: list[tuple[list[OpResult], int]]) -> list[OpResult]:
-    """One row per op over passes run one after another: FLOPs, bytes and seconds summed (`count` passes
-    of each), shape and count from the last pass, bound by what binds the summed time."""
-    merged: dict[str, OpResult] = {}
-    for rows, n in parts:
-        for row in rows:
-            scaled = {f: getattr(row, f) * n for f in _SUMMED_ROW_FIELDS}
-            tiers = {t: b * n for t, b in row.bytes_by_tier.items()}
-            if row.name in merged:
-                old = merged[row.name]
-                scaled = {f: getattr(old, f) + scaled[f] for f in _SUMMED_ROW_FIELDS}
-                tiers = {t: old.bytes_by_tier.get(t, 0.0) + tiers.get(t, 0.0)
-                         for t in {*old.bytes_by_tier, *tiers}}
-            merged[row.name] = replace(row, **scaled, bytes_by_tier=tiers)
-    out = []
-    for row in merged.values():
-        intensity = row.flops / row.bytes if row.bytes else None
-        bound = row.bound_by
-        if row.kind not in ("collective", "transfer"):
-            bound = binding_limit(row.compute_seconds, row.memory_seconds, row.overhead_seconds)
-        out.append(replace(row, arithmetic_intensity=intensity, bound_by=bound))
-    return out
 
 
 def _longest_context(model: ModelSpec, workload: Workload, room_bytes: float, share: float) -> int:
@@ -470,7 +294,7 @@ def _state_note(model: ModelSpec, workload: Workload) -> str | None:
 
 def _notes(model: ModelSpec, device: DeviceSpec, memory: MemoryResult, layout: Layout, system: SystemSpec | None,
            regions: int, workload: Workload, state_note: str | None = None,
-           chunks: _PrefillChunks | None = None) -> tuple[str, ...]:
+           chunks: PrefillChunks | None = None) -> tuple[str, ...]:
     """Caveats a reader of this estimate needs: a context beyond the model's positions, spatial pipelines,
     spills, misfits, idle devices, assumed efficiency, the KV-cache policy, an SSM's state instead of a KV
     cache, a chunked prefill."""
@@ -633,8 +457,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     micro = workload.model_copy(update={"batch": micro_batch})
 
     graph = graph_for(runtime)
-    chunks = _PrefillChunks.of(p, chunk)
-    prefill_ops, lead_ops = _prefill_ops(model, replica, graph, layout, chunks)
+    chunks = PrefillChunks.of(p, chunk)
+    prefill_ops, lead_ops = prefill_pass_ops(model, replica, graph, layout, chunks)
     # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
     # there is no decode step, and TPOT is that of the step that would come next
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
@@ -657,7 +481,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     state = replica_batch * state_per_seq
     prefill_rows_per_sequence = chunks.tokens if chunks else split(p, layout.cp)
     # what is held at once is the fused graph's tensors: hf's unfused ops make more passes over the same ones
-    held = prefill_ops + lead_ops if graph == "fused" else sum(_prefill_ops(model, replica, "fused", layout, chunks),
+    held = prefill_ops + lead_ops if graph == "fused" else sum(prefill_pass_ops(model, replica, "fused", layout, chunks),
                                                                [])
     activations = _activation_peak(held, model, replica, prefill_rows_per_sequence)
     placement = place(device, weights, kv + state, activations)
@@ -667,8 +491,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     if lead_ops:
         lead, lead_rows = time_phase(lead_ops, device, placement, replica, runtime, "prefill", groups, overlap,
                                      regions)
-        prefill = _sum_phases([(lead, chunks.lead), (prefill, 1)])
-        prefill_rows = _sum_rows([(lead_rows, chunks.lead), (prefill_rows, 1)])
+        prefill = sum_phases([(lead, chunks.lead), (prefill, 1)])
+        prefill_rows = sum_rows([(lead_rows, chunks.lead), (prefill_rows, 1)])
     decode, decode_rows = time_phase(decode_ops, device, placement, micro, runtime, "decode", groups, overlap,
                                      regions)
     if stages > 1:
@@ -679,7 +503,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
             return collective_seconds("send-recv", activation, groups.stage_link).seconds
 
         if chunks:
-            prefill = _chunks_pipelined(prefill, last_chunk, send(replica_batch * chunks.tokens), layout.pp, stages)
+            prefill = chunks_pipelined(prefill, last_chunk, send(replica_batch * chunks.tokens), layout.pp, stages)
         else:
             prefill = _pipelined(prefill, send(replica_batch * split(p, layout.cp)), layout.pp, stages, 1)
         decode = _pipelined(decode, send(micro_batch * decode_tokens), layout.pp, stages, m)
