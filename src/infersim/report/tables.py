@@ -234,16 +234,20 @@ def speculation_table(model: str, device: str, spec: object, results: Sequence[o
     table = Table(title=f"speculative decoding of {model} on {device}: {how}, γ = {spec.draft_tokens}{chosen}, "
                         f"{spec.verified_tokens} tokens verified, {spec.tokens_per_step:.2f} tokens per step",
                   title_justify="left")
-    for column in ("batch", "plain TPOT", "draft", "verify", "TPOT", "speedup", "tokens/s per user",
-                   "tokens/s total", "verify bound", "fits"):
+    bookkeeping = any(r.bookkeeping_seconds for r in results)  # type: ignore[attr-defined]
+    for column in ("batch", "plain TPOT", "draft", "verify", *(("bookkeeping",) if bookkeeping else ()), "TPOT",
+                   "speedup", "tokens/s per user", "tokens/s total", "verify bound", "fits"):
         table.add_column(column, justify="left" if column in ("verify bound", "fits") else "right")
     for r in results:
+        book = (seconds(r.bookkeeping_seconds),) if bookkeeping else ()
         table.add_row(str(r.batch), seconds(r.plain_tpot_seconds), seconds(r.draft_seconds), seconds(r.verify_seconds),
-                      seconds(r.tpot_seconds), f"{r.speedup:.2f}x", f"{r.output_tokens_per_s_per_user:,.1f}",
+                      *book, seconds(r.tpot_seconds), f"{r.speedup:.2f}x", f"{r.output_tokens_per_s_per_user:,.1f}",
                       f"{r.output_tokens_per_s_total:,.1f}", _bound(r.verify_bound_by),
                       "[green]yes[/]" if r.fits else "[bold red]no[/]")
     table.caption = ("speedup = E · t_plain / (t_draft + t_verify): verifying several tokens is nearly free while "
-                     "decode streams weights, and not once the verify pass is compute bound")
+                     "decode streams weights, and not once the verify pass is compute bound"
+                     + ("; eager EAGLE/Medusa: each part at least its measured host time, plus the code's "
+                        "bookkeeping (techniques/host_costs.py)" if bookkeeping else ""))
     table.caption_justify = "left"
     return table
 

@@ -4,6 +4,9 @@ One speculative step of a batch of B sequences costs
 
     t_step(B) = t_draft(B) + t_verify(B)        t_verify = one target decode pass over V new tokens per sequence
 
+(+ t_bookkeeping, and each part at least its measured host time, for EAGLE's and Medusa's own eager code:
+host_costs.py; the parts add because the step syncs with the device between them)
+
 and yields E tokens per sequence on average, so
 
     TPOT_spec = t_step / E        speedup = TPOT_plain / TPOT_spec = E · t_plain / (t_draft + t_verify)
@@ -43,6 +46,7 @@ from infersim.errors import InfersimError, closest_names
 from infersim.specs.catalog import load_device, load_model, validation_message
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.model import ModelSpec
+from infersim.techniques.host_costs import reference_host_costs
 
 DrafterKind = Literal["model", "eagle", "medusa", "ngram"]
 DRAFTERS: tuple[str, ...] = ("model", "eagle", "medusa", "ngram")
@@ -167,6 +171,7 @@ class SpeculativeResult:
     plain_tpot_seconds: float
     draft_seconds: float
     verify_seconds: float
+    bookkeeping_seconds: float  # the reference implementation's host-only work per step (eager EAGLE/Medusa)
     tpot_seconds: float
     speedup: float
     output_tokens_per_s_per_user: float
@@ -178,12 +183,12 @@ class SpeculativeResult:
 
 
 def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device: Any, batch: int,
-                   common: dict[str, Any]) -> tuple[float, float]:
-    """(seconds of the γ draft steps, bytes the drafter adds to the device's memory)."""
+                   common: dict[str, Any]) -> tuple[float, float, float]:
+    """(seconds of the γ draft steps, the device's part of them, bytes the drafter adds to its memory)."""
     drafter = spec.drafter
     gamma = spec.draft_tokens
     if drafter.kind == "ngram":
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     if drafter.kind == "model":
         draft = load_model(drafter.model)
         if draft.total_params >= target.total_params:
@@ -193,13 +198,15 @@ def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device
             raise InfersimError(f"draft model {draft.id} has a vocabulary of {draft.vocab_size:,}, the target "
                                 f"{target.id} {target.vocab_size:,}: a draft model must share the target's tokenizer")
         est = estimate(draft, device, batch=batch, **common)
-        return gamma * est.tpot_seconds, est.memory.weights_bytes + est.memory.kv_cache_bytes
+        return (gamma * est.tpot_seconds, gamma * est.decode.device_seconds,
+                est.memory.weights_bytes + est.memory.kv_cache_bytes)
     if drafter.kind == "eagle":
         head = eagle_head(target, drafter.layers)
         est = estimate(head, device, batch=batch, decode_tokens=drafter.draft_width, **common)
         embedding_and_head = head.embedding_params() * bytes_per_element(plain.weights_dtype)
         # the head's own weights: its layers (the embedding and LM head are the target's own)
-        return gamma * est.tpot_seconds, est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes
+        return (gamma * est.tpot_seconds, gamma * est.decode.device_seconds,
+                est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes)
     # medusa: every head once per step, timed by the same roofline on the target's placement
     dev = load_device(device)
     ops = _medusa_ops(target, drafter.heads, batch, plain.weights_dtype, plain.activations_dtype)
@@ -207,7 +214,7 @@ def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device
     placement = place(dev, plain.memory.weights_bytes, plain.memory.kv_cache_bytes, plain.memory.activation_bytes)
     phase, _ = time_phase(ops, dev, placement, workload, plain.runtime, "decode")
     extra = drafter.heads * (target.hidden_size ** 2 + target.hidden_size * target.vocab_size)
-    return phase.seconds, extra * bytes_per_element(plain.weights_dtype)
+    return phase.seconds, phase.device_seconds, extra * bytes_per_element(plain.weights_dtype)
 
 
 def _workload(plain: Estimate, batch: int) -> Any:
@@ -232,13 +239,22 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
     for batch in batches:
         plain = estimate(target, device, batch=batch, **common)
         verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
-        draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
+        draft_seconds, draft_device, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
+        verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
+        ratios = reference_host_costs().ratios(speculation.drafter.kind, target.num_layers) if (
+            plain.runtime == "eager") else None
+        if ratios is not None:  # the authors' eager code: its measured host time per part (host_costs.py)
+            host = plain.decode.host_seconds
+            draft_seconds = max(draft_device, ratios["draft"] * host)
+            verify_seconds = max(verify.decode.device_seconds, ratios["verify"] * host)
+            bookkeeping = ratios["bookkeeping"] * host
         e = speculation.tokens_per_step
-        tpot = (draft_seconds + verify.tpot_seconds) / e
+        tpot = (draft_seconds + verify_seconds + bookkeeping) / e
         memory = plain.memory.total_bytes + draft_bytes
         results.append(SpeculativeResult(
             batch=batch, draft_tokens=speculation.draft_tokens, tokens_per_step=e,
-            plain_tpot_seconds=plain.tpot_seconds, draft_seconds=draft_seconds, verify_seconds=verify.tpot_seconds,
+            plain_tpot_seconds=plain.tpot_seconds, draft_seconds=draft_seconds, verify_seconds=verify_seconds,
+            bookkeeping_seconds=bookkeeping,
             tpot_seconds=tpot, speedup=plain.tpot_seconds / tpot, output_tokens_per_s_per_user=1.0 / tpot,
             output_tokens_per_s_total=batch / tpot, plain_output_tokens_per_s_total=batch / plain.tpot_seconds,
             verify_bound_by=verify.decode.bound_by, memory_bytes=memory,

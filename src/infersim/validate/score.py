@@ -322,7 +322,9 @@ def _predict_speculative(case: Case) -> tuple[float, list[str], bool]:
                        activations_dtype=case.activations_dtype, runtime=case.runtime)[0]
     note = (f"{spec.drafter.kind}, γ = {spec.draft_tokens}, {spec.verified_tokens} verified, τ = "
             f"{spec.tokens_per_step:g}: draft {result.draft_seconds * 1e3:.2f} ms + verify "
-            f"{result.verify_seconds * 1e3:.2f} ms against {result.plain_tpot_seconds * 1e3:.2f} ms plain")
+            f"{result.verify_seconds * 1e3:.2f} ms"
+            + (f" + bookkeeping {result.bookkeeping_seconds * 1e3:.2f} ms" if result.bookkeeping_seconds else "")
+            + f" against {result.plain_tpot_seconds * 1e3:.2f} ms plain")
     return result.speedup, [note], result.fits
 
 

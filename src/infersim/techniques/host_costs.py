@@ -1,0 +1,90 @@
+"""Host time of the speculative-decoding reference implementations, relative to plain decoding.
+
+Spec-Bench times EAGLE and Medusa with their authors' Python code on eager PyTorch, against Hugging Face
+`generate`. At batch 1 such a step is largely host bound, and what the host does differs from a plain
+step by more than the drafter's launches: each method verifies with its own copy of the Llama code (its
+own KV cache, whose lengths it keeps on the CPU), builds and walks a token tree in Python, and syncs
+with the device 11-13 times a step against once. Counting launches gives an EAGLE step 1.19 and a
+Medusa step 1.02 plain steps at L = 40 layers; timing the host on a compute-free model gives 1.47 and
+1.38 (benchmarks/speculative_launches.py, data/measured/speculative-launches.json).
+
+Each part of a step costs a + b·L microseconds of host time on the measuring machine
+(data/reference_host_costs.yaml). infersim keeps only the ratio of a part to the plain step at the
+target's L,
+
+    r_part(L) = (a_part + b_part·L) / (a_plain + b_plain·L)
+
+and scales it by its own plain host time on the device being estimated (the eager Hugging Face graph's
+launches × τ_h, cost/estimate.py), so the device's host speed cancels out. Assumed: the ratio carries
+over from the CPU host and torch 2.13 where it was measured to a GPU host and torch 2.0.1 (Spec-Bench);
+CUDA's per-launch latency, absent on a CPU, would pull it toward the launch ratio.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from infersim.errors import InfersimError
+
+PARTS = ("draft", "verify", "bookkeeping")
+
+
+class LinearCost(BaseModel):
+    """a + b·L microseconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    a: float
+    b: float
+
+    def at(self, layers: int) -> float:
+        return self.a + self.b * layers
+
+
+class ImplementationCosts(BaseModel):
+    """One reference implementation's host time per step, by part (`draft` is EAGLE's tree expansion or
+    Medusa's heads)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    draft: LinearCost
+    verify: LinearCost
+    bookkeeping: LinearCost
+
+
+class PlainCost(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    total: LinearCost
+
+
+class ReferenceHostCosts(BaseModel):
+    """The measured table (data/reference_host_costs.yaml)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    source: str
+    plain: PlainCost
+    eagle: ImplementationCosts
+    medusa: ImplementationCosts
+
+    def ratios(self, kind: str, layers: int) -> dict[str, float] | None:
+        """r_part(L) for each part of drafter `kind`'s reference implementation, or None when none was
+        measured (a draft model, n-gram drafting)."""
+        costs = getattr(self, kind, None) if kind in ("eagle", "medusa") else None
+        if costs is None:
+            return None
+        plain = self.plain.total.at(layers)
+        return {part: getattr(costs, part).at(layers) / plain for part in PARTS}
+
+
+@lru_cache(maxsize=1)
+def reference_host_costs() -> ReferenceHostCosts:
+    """The shipped measurement, a malformed file as one line."""
+    from infersim.specs.catalog import read_yaml, validation_message
+
+    path = Path(str(resources.files("infersim.techniques").joinpath("data/reference_host_costs.yaml")))
+    try:
+        return ReferenceHostCosts.model_validate(read_yaml(path))
+    except ValidationError as exc:
+        raise InfersimError(f"{path}: {validation_message(exc)}") from None

@@ -1,0 +1,52 @@
+"""The reference implementations' measured host time: ratios to a plain step, and where speculate uses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from infersim.errors import InfersimError
+from infersim.techniques import host_costs
+from infersim.techniques.host_costs import PARTS, reference_host_costs
+from infersim.techniques.speculative import make_speculation, speculate
+
+
+def test_ratios_are_the_parts_over_the_plain_step():
+    table = reference_host_costs()
+    ratios = table.ratios("eagle", 40)
+    plain = table.plain.total.a + 40 * table.plain.total.b
+    assert ratios["verify"] == pytest.approx((table.eagle.verify.a + 40 * table.eagle.verify.b) / plain)
+    # the host work of a step is more than its launches say: EAGLE 1.19x and Medusa 1.02x a plain step's
+    # launches at L = 40 (data/measured/speculative-launches.json), more in host time
+    assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa", 40).values()) > 1.02
+    assert table.ratios("ngram", 40) is None and table.ratios("model", 40) is None
+    assert set(ratios) == set(PARTS) and "measured:" in table.source
+
+
+def _eagle(runtime):
+    spec = make_speculation(drafter={"kind": "eagle", "layers": 1, "draft_width": 13}, draft_tokens=5,
+                            mean_accepted_tokens=3.5, verify_tokens=64)
+    return speculate("vicuna-13b-v1.3", "a100-80gb", spec, prompt_tokens=512, output_tokens=64,
+                     weights_dtype="fp16", activations_dtype="fp16", kv_dtype="fp16", runtime=runtime)[0]
+
+
+def test_only_the_eager_reference_code_pays_them():
+    eager, graph = _eagle("eager"), _eagle("cuda-graph")
+    assert eager.bookkeeping_seconds > 0 and graph.bookkeeping_seconds == 0
+    ratios = reference_host_costs().ratios("eagle", 40)
+    # a host-bound step: verify at least its measured host share of the plain step, plus the bookkeeping
+    assert eager.verify_seconds >= ratios["verify"] * eager.plain_tpot_seconds * (1 - 1e-9)
+    assert eager.speedup < 3.5 / sum(ratios.values()) * 1.01
+
+
+def test_a_malformed_table_is_one_line(tmp_path, monkeypatch):
+    bad = tmp_path / "data" / "reference_host_costs.yaml"
+    bad.parent.mkdir()
+    bad.write_text("source: x\nplain: {total: {a: 1}}\n")
+    monkeypatch.setattr(host_costs.resources, "files", lambda _: tmp_path)
+    reference_host_costs.cache_clear()
+    try:
+        with pytest.raises(InfersimError) as err:
+            reference_host_costs()
+        assert "\n" not in str(err.value) and "reference_host_costs.yaml" in str(err.value)
+    finally:
+        reference_host_costs.cache_clear()
