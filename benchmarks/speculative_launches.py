@@ -525,6 +525,25 @@ def measure_plain(layers, dtype, prompt, steps, warmup, attn="eager", shape=None
 # EAGLE-1
 # --------------------------------------------------------------------------------------------------
 
+def _finished(model, input_ids, input_len, new_token, max_length=None) -> bool:
+    """Spec-Bench's stopping rules for its EAGLE and Medusa loops: an end-of-sequence token generated (the
+    `.tolist()` sync every step), more than 1,024 new tokens, or (EAGLE) the sequence past `max_length`."""
+    if model.tokenizer.eos_token_id in input_ids[0, input_len:].tolist():
+        return True
+    return new_token > 1024 or (max_length is not None and input_ids.shape[1] > max_length)
+
+
+def _kv_cache(model, initialize_past_key_values):
+    """The model's preallocated KV cache, emptied, or a new one kept on the model (as Spec-Bench's EAGLE and
+    Medusa loops do); `initialize_past_key_values` is the method package's own."""
+    if hasattr(model, "past_key_values"):
+        model.current_length_data.zero_()
+    else:
+        (model.past_key_values, model.past_key_values_data,
+         model.current_length_data) = initialize_past_key_values(model.base_model)
+    return model.past_key_values, model.past_key_values_data, model.current_length_data
+
+
 def eagle_forward(model, input_ids, max_steps, phase=None):
     """Spec-Bench's `ea_forward` (evaluation/inference_eagle.py), greedy, one `spec::step:<i>` label
     per step; the calls are those of eagle-llm's `EaModel.eagenerate`.  Returns (tokens, accepted)."""
@@ -545,17 +564,7 @@ def eagle_forward(model, input_ids, max_steps, phase=None):
         tree_buffers["retrieve_indices_head"] = tree_buffers["retrieve_indices"].to(
             model.base_model.lm_head.weight.device)
     model.tree_buffers, model.tree_choices = tree_buffers, tree_choices
-    if hasattr(model, "past_key_values"):
-        past_key_values = model.past_key_values
-        past_key_values_data = model.past_key_values_data
-        current_length_data = model.current_length_data
-        current_length_data.zero_()
-    else:
-        past_key_values, past_key_values_data, current_length_data = \
-            initialize_past_key_values(model.base_model)
-        model.past_key_values = past_key_values
-        model.past_key_values_data = past_key_values_data
-        model.current_length_data = current_length_data
+    past_key_values, past_key_values_data, current_length_data = _kv_cache(model, initialize_past_key_values)
     input_len = cur_length = input_ids.shape[1]
     reset_tree_mode(model)
     phase = phase or (lambda name: record_function(TAG + name))
@@ -581,11 +590,7 @@ def eagle_forward(model, input_ids, max_steps, phase=None):
                 sample_p)
             accepted.append(input_ids.shape[1] - cur_length)
             cur_length = input_ids.shape[1]
-            if model.tokenizer.eos_token_id in input_ids[0, input_len:].tolist():
-                break
-            if new_token > 1024:
-                break
-            if input_ids.shape[1] > 1960:
+            if _finished(model, input_ids, input_len, new_token, max_length=1960):
                 break
     return input_ids, accepted
 
@@ -681,17 +686,7 @@ def medusa_forward(model, input_ids, max_steps, choices, phase=None):
     else:
         medusa_buffers = mu.generate_medusa_buffers(choices, device=model.base_model.device)
     model.medusa_buffers, model.medusa_choices = medusa_buffers, choices
-    if hasattr(model, "past_key_values"):
-        past_key_values = model.past_key_values
-        past_key_values_data = model.past_key_values_data
-        current_length_data = model.current_length_data
-        current_length_data.zero_()
-    else:
-        past_key_values, past_key_values_data, current_length_data = \
-            initialize_past_key_values(model.base_model)
-        model.past_key_values = past_key_values
-        model.past_key_values_data = past_key_values_data
-        model.current_length_data = current_length_data
+    past_key_values, past_key_values_data, current_length_data = _kv_cache(model, initialize_past_key_values)
     input_len = cur_length = input_ids.shape[1]
     mu.reset_medusa_mode(model)
     phase = phase or (lambda name: record_function(TAG + name))
@@ -719,9 +714,7 @@ def medusa_forward(model, input_ids, max_steps, choices, phase=None):
                 past_key_values_data, current_length_data)
             accepted.append(input_ids.shape[1] - cur_length)
             cur_length = input_ids.shape[1]
-            if model.tokenizer.eos_token_id in input_ids[0, input_len:].tolist():
-                break
-            if new_token > 1024:
+            if _finished(model, input_ids, input_len, new_token):
                 break
     return input_ids, accepted
 
@@ -1074,6 +1067,17 @@ def version(package: str) -> str | None:
         return None
 
 
+def _write(report: dict, out: str | None) -> int:
+    """The report as indented JSON to `out`, or to stdout without one."""
+    text = json.dumps(report, indent=1)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[2, 4, 8])
@@ -1104,13 +1108,7 @@ def main(argv=None) -> int:
             with open(args.out) as f:
                 report = json.load(f)
         report["wall_clock"] = wall
-        text = json.dumps(report if args.out else wall, indent=1)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text + "\n")
-        else:
-            print(text)
-        return 0
+        return _write(report if args.out else wall, args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
@@ -1192,13 +1190,7 @@ def main(argv=None) -> int:
     }
     if report["fit_a_plus_b_L"]:
         report["extrapolated_vicuna_7b_depth"] = extrapolate(report["fit_a_plus_b_L"], 32)
-    text = json.dumps(report, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
-    return 0
+    return _write(report, args.out)
 
 
 if __name__ == "__main__":
