@@ -243,6 +243,9 @@ def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
                                                               help="tokens verified per step (a tree's size; default γ+1)"),
                   head_layers: int = typer.Option(1, "--head-layers", help="EAGLE head decoder layers"),
                   heads: int = typer.Option(4, "--heads", help="Medusa heads"),
+                  implementation: Optional[str] = typer.Option(
+                      None, "--implementation", help="reference code whose measured host time an eager step pays: "
+                      "eagle-1, medusa-1, hf-assisted, pld, ... (default by --method)"),
                   batch: list[int] = typer.Option([1, 8, 64], "--batch", "-b", help="batch sizes (repeatable)"),
                   prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
                   kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
@@ -265,7 +268,8 @@ def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
         best, _ = best_draft_length(model, device, spec0.drafter, acceptance, batch=batch[0], **common)
         gamma = best
     spec = make_speculation(drafter=drafter, draft_tokens=gamma, acceptance_rate=acceptance,
-                            mean_accepted_tokens=mean_accepted, verify_tokens=verify_tokens)
+                            mean_accepted_tokens=mean_accepted, verify_tokens=verify_tokens,
+                            implementation=implementation)
     results = speculate(model, device, spec, batches=tuple(batch), **common)
     if as_json:
         _print_json({"speculation": spec.model_dump(), "best_draft_tokens": best,

@@ -12,13 +12,14 @@ from infersim.techniques.speculative import make_speculation, speculate
 
 def test_ratios_are_the_parts_over_the_plain_step():
     table = reference_host_costs()
-    ratios = table.ratios("eagle", 40)
+    ratios = table.ratios("eagle-1", 40)
     plain = table.plain.total.a + 40 * table.plain.total.b
-    assert ratios["verify"] == pytest.approx((table.eagle.verify.a + 40 * table.eagle.verify.b) / plain)
+    eagle = table.implementations["eagle-1"]
+    assert ratios["verify"] == pytest.approx((eagle.verify.a + 40 * eagle.verify.b) / plain)
     # the host work of a step is more than its launches say: EAGLE 1.19x and Medusa 1.02x a plain step's
     # launches at L = 40 (data/measured/speculative-launches.json), more in host time
-    assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa", 40).values()) > 1.02
-    assert table.ratios("ngram", 40) is None and table.ratios("model", 40) is None
+    assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa-1", 40).values()) > 1.02
+    assert table.ratios("lookahead", 40) is None and table.ratios("rest", 40) is None  # not measured
     assert set(ratios) == set(PARTS) and "measured:" in table.source
 
 
@@ -32,10 +33,28 @@ def _eagle(runtime):
 def test_only_the_eager_reference_code_pays_them():
     eager, graph = _eagle("eager"), _eagle("cuda-graph")
     assert eager.bookkeeping_seconds > 0 and graph.bookkeeping_seconds == 0
-    ratios = reference_host_costs().ratios("eagle", 40)
+    ratios = reference_host_costs().ratios("eagle-1", 40)
     # a host-bound step: verify at least its measured host share of the plain step, plus the bookkeeping
     assert eager.verify_seconds >= ratios["verify"] * eager.plain_tpot_seconds * (1 - 1e-9)
     assert eager.speedup < 3.5 / sum(ratios.values()) * 1.01
+
+
+def test_the_drafter_kind_picks_the_reference_code_unless_one_is_named():
+    eagle = make_speculation(drafter={"kind": "eagle"}, draft_tokens=5, mean_accepted_tokens=3.0)
+    assert eagle.reference_code == "eagle-1"
+    named = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=1.5,
+                             implementation="lookahead")
+    assert named.reference_code == "lookahead"
+    with pytest.raises(InfersimError, match="unknown implementation 'eagle-9'"):
+        make_speculation(drafter={"kind": "eagle"}, draft_tokens=5, mean_accepted_tokens=3.0, implementation="eagle-9")
+
+
+def test_an_unmeasured_code_pays_no_host_work():
+    spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=1.6, verify_tokens=56,
+                            implementation="lookahead")
+    result = speculate("vicuna-13b-v1.3", "a100-80gb", spec, prompt_tokens=512, output_tokens=64,
+                       weights_dtype="fp16", activations_dtype="fp16", kv_dtype="fp16", runtime="eager")[0]
+    assert result.host_costs_from is None and result.bookkeeping_seconds == 0
 
 
 def test_a_malformed_table_is_one_line(tmp_path, monkeypatch):

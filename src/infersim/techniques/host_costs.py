@@ -32,6 +32,11 @@ from infersim.errors import InfersimError
 
 PARTS = ("draft", "verify", "bookkeeping")
 
+# The reference code of each drafter kind when a row or user names none (`Speculation.implementation`), and
+# the codes infersim knows of; those without a row in data/reference_host_costs.yaml are not measured.
+DEFAULT_IMPLEMENTATION = {"eagle": "eagle-1", "medusa": "medusa-1", "model": "hf-assisted", "ngram": "pld"}
+IMPLEMENTATIONS = ("eagle-1", "eagle-2", "medusa-1", "hydra", "hf-assisted", "pld", "lookahead", "rest")
+
 
 class LinearCost(BaseModel):
     """a + b·L microseconds."""
@@ -44,19 +49,23 @@ class LinearCost(BaseModel):
         return self.a + self.b * layers
 
 
+class PlainCost(BaseModel):
+    """Plain decoding's host time per step, the ratios' denominator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    total: LinearCost
+
+
 class ImplementationCosts(BaseModel):
-    """One reference implementation's host time per step, by part (`draft` is EAGLE's tree expansion or
-    Medusa's heads)."""
+    """One reference implementation's host time per step, by part (`draft` is EAGLE's tree expansion, Medusa's
+    heads, a draft model's forwards or the n-gram lookup); `plain` when it was measured against its own plain
+    baseline (another transformers version)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     draft: LinearCost
     verify: LinearCost
     bookkeeping: LinearCost
-
-
-class PlainCost(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    total: LinearCost
+    plain: PlainCost | None = None
 
 
 class ReferenceHostCosts(BaseModel):
@@ -65,16 +74,14 @@ class ReferenceHostCosts(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     source: str
     plain: PlainCost
-    eagle: ImplementationCosts
-    medusa: ImplementationCosts
+    implementations: dict[str, ImplementationCosts]
 
-    def ratios(self, kind: str, layers: int) -> dict[str, float] | None:
-        """r_part(L) for each part of drafter `kind`'s reference implementation, or None when none was
-        measured (a draft model, n-gram drafting)."""
-        costs = getattr(self, kind, None) if kind in ("eagle", "medusa") else None
+    def ratios(self, implementation: str, layers: int) -> dict[str, float] | None:
+        """r_part(L) for each part of `implementation`'s step, or None when it was not measured."""
+        costs = self.implementations.get(implementation)
         if costs is None:
             return None
-        plain = self.plain.total.at(layers)
+        plain = (costs.plain or self.plain).total.at(layers)
         return {part: getattr(costs, part).at(layers) / plain for part in PARTS}
 
 
@@ -85,6 +92,10 @@ def reference_host_costs() -> ReferenceHostCosts:
 
     path = Path(str(resources.files("infersim.techniques").joinpath("data/reference_host_costs.yaml")))
     try:
-        return ReferenceHostCosts.model_validate(read_yaml(path))
+        table = ReferenceHostCosts.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise InfersimError(f"{path}: {validation_message(exc)}") from None
+    unknown = set(table.implementations) - set(IMPLEMENTATIONS)
+    if unknown:
+        raise InfersimError(f"{path}: unknown implementations {sorted(unknown)}; known: {', '.join(IMPLEMENTATIONS)}")
+    return table

@@ -4,8 +4,9 @@ One speculative step of a batch of B sequences costs
 
     t_step(B) = t_draft(B) + t_verify(B)        t_verify = one target decode pass over V new tokens per sequence
 
-(+ t_bookkeeping, and each part at least its measured host time, for EAGLE's and Medusa's own eager code:
-host_costs.py; the parts add because the step syncs with the device between them)
+(+ t_bookkeeping, and each part at least its measured host time, when the runtime is eager and the reference
+code of the method, `Speculation.implementation`, was measured: host_costs.py; the parts add because the step
+syncs with the device between them)
 
 and yields E tokens per sequence on average, so
 
@@ -46,7 +47,7 @@ from infersim.errors import InfersimError, closest_names
 from infersim.specs.catalog import load_device, load_model, validation_message
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.model import ModelSpec
-from infersim.techniques.host_costs import reference_host_costs
+from infersim.techniques.host_costs import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS, reference_host_costs
 
 DrafterKind = Literal["model", "eagle", "medusa", "ngram"]
 DRAFTERS: tuple[str, ...] = ("model", "eagle", "medusa", "ngram")
@@ -82,9 +83,13 @@ class Speculation(BaseModel):
     acceptance_rate: float | None = None
     mean_accepted_tokens: float | None = None
     verify_tokens: PositiveInt | None = None
+    implementation: str | None = Field(None, description="the reference code whose measured host time an eager "
+                                       "step pays (host_costs.py; default by drafter kind)")
 
     @model_validator(mode="after")
     def _check(self) -> "Speculation":
+        if self.implementation is not None and self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"unknown implementation '{self.implementation}': choose {', '.join(IMPLEMENTATIONS)}")
         alpha, tau = self.acceptance_rate, self.mean_accepted_tokens
         if (alpha is None) == (tau is None):
             raise ValueError("give either the acceptance rate α (--acceptance) or the mean accepted length τ "
@@ -108,6 +113,11 @@ class Speculation(BaseModel):
     @property
     def verified_tokens(self) -> int:
         return self.verify_tokens or self.draft_tokens + 1
+
+    @property
+    def reference_code(self) -> str:
+        """The implementation whose host time an eager step pays: the given one, else the drafter's default."""
+        return self.implementation or DEFAULT_IMPLEMENTATION[self.drafter.kind]
 
 
 def expected_tokens_per_step(acceptance_rate: float, draft_tokens: int) -> float:
@@ -171,7 +181,8 @@ class SpeculativeResult:
     plain_tpot_seconds: float
     draft_seconds: float
     verify_seconds: float
-    bookkeeping_seconds: float  # the reference implementation's host-only work per step (eager EAGLE/Medusa)
+    bookkeeping_seconds: float  # the reference implementation's host-only work per step (eager, when measured)
+    host_costs_from: str | None  # the implementation whose measured host time the step pays (eager), else None
     tpot_seconds: float
     speedup: float
     output_tokens_per_s_per_user: float
@@ -241,7 +252,7 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
         verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
         draft_seconds, draft_device, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
         verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
-        ratios = reference_host_costs().ratios(speculation.drafter.kind, target.num_layers) if (
+        ratios = reference_host_costs().ratios(speculation.reference_code, target.num_layers) if (
             plain.runtime == "eager") else None
         if ratios is not None:  # the authors' eager code: its measured host time per part (host_costs.py)
             host = plain.decode.host_seconds
@@ -254,7 +265,7 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
         results.append(SpeculativeResult(
             batch=batch, draft_tokens=speculation.draft_tokens, tokens_per_step=e,
             plain_tpot_seconds=plain.tpot_seconds, draft_seconds=draft_seconds, verify_seconds=verify_seconds,
-            bookkeeping_seconds=bookkeeping,
+            bookkeeping_seconds=bookkeeping, host_costs_from=speculation.reference_code if ratios else None,
             tpot_seconds=tpot, speedup=plain.tpot_seconds / tpot, output_tokens_per_s_per_user=1.0 / tpot,
             output_tokens_per_s_total=batch / tpot, plain_output_tokens_per_s_total=batch / plain.tpot_seconds,
             verify_bound_by=verify.decode.bound_by, memory_bytes=memory,

@@ -324,7 +324,10 @@ def _predict_speculative(case: Case) -> tuple[float, list[str], bool]:
             f"{spec.tokens_per_step:g}: draft {result.draft_seconds * 1e3:.2f} ms + verify "
             f"{result.verify_seconds * 1e3:.2f} ms"
             + (f" + bookkeeping {result.bookkeeping_seconds * 1e3:.2f} ms" if result.bookkeeping_seconds else "")
-            + f" against {result.plain_tpot_seconds * 1e3:.2f} ms plain")
+            + f" against {result.plain_tpot_seconds * 1e3:.2f} ms plain"
+            + (f"; host time of the {result.host_costs_from} code as measured" if result.host_costs_from else
+               f"; the {spec.reference_code} code's host work not measured (taken as free)" if case.runtime == "eager"
+               else ""))
     return result.speedup, [note], result.fits
 
 
