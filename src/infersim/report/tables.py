@@ -246,7 +246,7 @@ def speculation_table(model: str, device: str, spec: object, results: Sequence[o
                       "[green]yes[/]" if r.fits else "[bold red]no[/]")
     table.caption = ("speedup = E · t_plain / (t_draft + t_verify): verifying several tokens is nearly free while "
                      "decode streams weights, and not once the verify pass is compute bound"
-                     + ("; eager EAGLE/Medusa: each part at least its measured host time, plus the code's "
+                     + ("; eager: each part at least the reference code's measured host time, plus its "
                         "bookkeeping (techniques/host_costs.py)" if bookkeeping else ""))
     table.caption_justify = "left"
     return table
