@@ -98,6 +98,28 @@ the key "wall_clock" of --out:
             {"hidden_size": 8, "intermediate_size": 22}, {"vocab_size": 512},
             {"vocab_size": 512, "hidden_size": 64, "intermediate_size": 172,
              "num_attention_heads": 2, "num_key_value_heads": 2}]'
+
+Assisted generation (`--wall-assisted`): the same host-time measurement (`WALL_SHAPE`, one thread,
+fp32, medians over steps x runs, a + b*L) for the two methods Spec-Bench runs through Hugging Face's
+assisted-generation code, on whichever transformers is installed, with plain `generate` again on it:
+
+* sps: `generate(do_sample=False, assistant_model=draft)`, the draft a random `LlamaForCausalLM` of
+  the same shape and 2 layers (Spec-Bench's drafter vicuna-68m has 2), transformers' default
+  schedule (num_assistant_tokens 5, heuristic); `sps_constant5` keeps 5 candidates every step.
+* pld: `generate(do_sample=False, prompt_lookup_num_tokens=10)` with the lookup n-gram 3
+  (transformers >= 4.37; 4.37's `generate` does not take `max_matching_ngram_size`, so it is set on
+  the generator).  The prompt repeats a 16-token block, so lookups find matches.
+
+A step is one target verify (start of candidate generation to the next start), split into draft
+(candidate generation), verify (the target's `LlamaModel.forward` + `lm_head`) and bookkeeping (the
+rest); tokens and candidates per step are recorded.  Results go under "wall_clock_assisted" /
+"by_transformers" / VERSION of --out (other keys and versions kept); `--wall-assisted-rerun` stores
+a second run beside the first with the medians that moved more than 10%.  The EAGLE / Medusa
+measurements need transformers 4.36.2, PLD 4.37, so this runs once per environment, e.g. a second
+venv with `pip install torch==2.13.0` then `pip install transformers==4.37.2`:
+
+    python benchmarks/speculative_launches.py --wall-assisted --layers 2 4 8 \
+        --out data/measured/speculative-launches.json      # in each venv; again with --wall-assisted-rerun
 """
 
 from __future__ import annotations
@@ -1020,6 +1042,372 @@ def measure_wall(args) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
+# Wall clock of Hugging Face assisted generation (--wall-assisted): SpS and PLD
+# --------------------------------------------------------------------------------------------------
+
+ASSISTED_PARTS = ("draft", "verify", "bookkeeping", "total")
+SPS_DRAFT_LAYERS = 2  # Spec-Bench's SpS drafter, vicuna-68m, has 2 decoder layers
+PLD_NUM_TOKENS, PLD_NGRAM = 10, 3  # Spec-Bench's PLD: draft_num_candidate_tokens, matching window
+ASSISTED_METHODS = ("plain", "sps", "sps_constant5", "pld")
+
+
+class AssistedClock:
+    """`time.perf_counter` per step of transformers' `assisted_decoding` (one target verify), no
+    profiler.  A step starts where candidate generation starts and ends where the next one starts;
+    `draft` is the candidate generation (plus, on 4.36, the assistant-side cache crop and mask update
+    that 4.37 moved into it), `verify` the target's `LlamaModel.forward` + `lm_head`, `bookkeeping`
+    the rest of the step.  Records per step the sequence length at its start, the candidates it
+    proposed and the assistant forwards it ran."""
+
+    def __init__(self):
+        self.steps: list[dict] = []
+        self.cur: dict | None = None
+        self.state = "idle"  # 4.36 inline drafting: "drafting" between the first assistant call
+        self.draft_t0 = 0.0  # of a step and the target's _prepare_attention_mask
+
+    def reset(self):
+        self.__init__()
+
+    def begin(self, cur_len: int) -> float:
+        now = time.perf_counter()
+        if self.cur is not None:
+            self.cur["total"] = now - self.cur["t0"]
+            self.steps.append(self.cur)
+        self.cur = {"t0": now, "len": cur_len, "draft": 0.0, "verify": 0.0, "candidates": 0,
+                    "draft_forwards": 0}
+        return now
+
+    def add(self, part: str, seconds: float) -> None:
+        if self.cur is not None:
+            self.cur[part] += seconds
+
+    def timed(self, fn, part: str):
+        clock = self
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                clock.add(part, time.perf_counter() - t0)
+
+        return wrapped
+
+    def counted(self, fn, key: str):
+        clock = self
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            if clock.cur is not None:
+                clock.cur[key] += 1
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+
+def _has_candidate_generators() -> bool:
+    """transformers >= 4.37: candidate generation behind `CandidateGenerator.get_candidates`."""
+    from transformers import GenerationMixin
+
+    return hasattr(GenerationMixin, "_get_candidate_generator")
+
+
+def _has_prompt_lookup() -> bool:
+    from transformers import GenerationConfig
+
+    return hasattr(GenerationConfig(), "prompt_lookup_num_tokens")
+
+
+@contextlib.contextmanager
+def _hooks_436(clock: AssistedClock, assistant):
+    """transformers 4.36's assisted_decoding drafts inline: the step (and the draft) starts at the
+    assistant's first `prepare_inputs_for_generation` of an iteration and the draft ends at the
+    first `_prepare_attention_mask` after it (the target's, right after the drafting loop); the
+    second `_prepare_attention_mask` of the iteration (the assistant's, after the verify) and
+    `_crop_past_key_values(assistant, ...)` are timed into draft too."""
+    import transformers.generation.utils as gu
+
+    saved = gu._prepare_attention_mask, gu._crop_past_key_values
+    inner_mask, inner_crop = saved
+    inner_prep = assistant.prepare_inputs_for_generation
+
+    def prepare_inputs(input_ids, **kwargs):
+        if clock.state != "drafting":
+            clock.draft_t0 = clock.begin(input_ids.shape[-1])
+            clock.state = "drafting"
+        return inner_prep(input_ids, **kwargs)
+
+    def prepare_mask(*args, **kwargs):
+        now = time.perf_counter()
+        if clock.state == "drafting":
+            clock.add("draft", now - clock.draft_t0)
+            clock.state = "target"
+            return inner_mask(*args, **kwargs)
+        try:
+            return inner_mask(*args, **kwargs)
+        finally:
+            clock.add("draft", time.perf_counter() - now)
+
+    def crop(model, *args, **kwargs):
+        if model is not assistant:
+            return inner_crop(model, *args, **kwargs)
+        t0 = time.perf_counter()
+        try:
+            return inner_crop(model, *args, **kwargs)
+        finally:
+            clock.add("draft", time.perf_counter() - t0)
+
+    assistant.prepare_inputs_for_generation = prepare_inputs
+    gu._prepare_attention_mask, gu._crop_past_key_values = prepare_mask, crop
+    try:
+        yield
+    finally:
+        gu._prepare_attention_mask, gu._crop_past_key_values = saved
+        del assistant.prepare_inputs_for_generation
+
+
+@contextlib.contextmanager
+def _hooks_437(clock: AssistedClock, target, ngram_size: int | None):
+    """transformers >= 4.37: the step (and the draft) is `candidate_generator.get_candidates`, start
+    to the next start; the generator comes from the target's `_get_candidate_generator`.
+    `ngram_size` sets `PromptLookupCandidateGenerator.max_matching_ngram_size`, which 4.37's
+    `generate` neither accepts nor passes on (its generator keeps the default 2)."""
+    inner_make = target._get_candidate_generator
+
+    def make(*args, **kwargs):
+        generator = inner_make(*args, **kwargs)
+        if ngram_size is not None:
+            generator.max_matching_ngram_size = ngram_size
+        inner_get = generator.get_candidates
+
+        def get_candidates(input_ids):
+            t0 = clock.begin(input_ids.shape[-1])
+            try:
+                out = inner_get(input_ids)
+            finally:
+                clock.add("draft", time.perf_counter() - t0)
+            clock.cur["candidates"] = out[0].shape[1] - input_ids.shape[1]
+            return out
+
+        generator.get_candidates = get_candidates
+        return generator
+
+    target._get_candidate_generator = make
+    try:
+        yield
+    finally:
+        del target._get_candidate_generator
+
+
+def wall_assisted(method, layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
+    """SpS (`generate(assistant_model=draft)`, a 2-layer draft of the same width; `sps`: the default
+    schedule, 5 assistant tokens, heuristic; `sps_constant5`: 5 every step) or PLD
+    (`generate(prompt_lookup_num_tokens=10)`, n-gram 3): `steps` + 1 candidate generations per run,
+    steps 1 + warmup .. steps - 1 timed (step 0 holds both prefills)."""
+    from transformers import LlamaForCausalLM, StoppingCriteria, StoppingCriteriaList
+
+    target = random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+    clock = AssistedClock()
+    clock_verify = clock.timed
+    target.model.forward = clock_verify(target.model.forward, "verify")
+    target.lm_head.forward = clock_verify(target.lm_head.forward, "verify")
+    # EOS and pad ids outside the vocabulary: never drawn, the checks still run (4.37's assistant
+    # generate() warns of right-padding whenever the sequence ends in the pad id, which random
+    # weights draw now and then and Vicuna never: its pad is <unk>)
+    kwargs = dict(do_sample=False, max_new_tokens=steps * (PLD_NUM_TOKENS + 2) + 8,
+                  eos_token_id=shape["vocab_size"], pad_token_id=shape["vocab_size"] + 1)
+    assistant = None
+    if method in ("sps", "sps_constant5"):
+        assistant = random_model(LlamaForCausalLM, llama_config(SPS_DRAFT_LAYERS, "eager", shape),
+                                 dtype, seed=1)  # not the target's first layers: its own weights
+        if method == "sps_constant5":
+            assistant.generation_config.num_assistant_tokens_schedule = "constant"
+        assistant.forward = clock.counted(assistant.forward, "draft_forwards")
+        kwargs["assistant_model"] = assistant
+        schedule = (assistant.generation_config.num_assistant_tokens,
+                    assistant.generation_config.num_assistant_tokens_schedule)
+    elif method == "pld":
+        if not _has_prompt_lookup():
+            raise RuntimeError("PLD needs transformers >= 4.37 (prompt_lookup_num_tokens)")
+        kwargs["prompt_lookup_num_tokens"] = PLD_NUM_TOKENS
+    else:
+        raise ValueError(method)
+
+    class StopAfterSteps(StoppingCriteria):  # called once per iteration, after its bookkeeping
+        def __call__(self, input_ids, scores, **kw):
+            return len(clock.steps) >= steps  # steps + 1 candidate generations begun
+
+    kwargs["stopping_criteria"] = StoppingCriteriaList([StopAfterSteps()])
+    if _has_candidate_generators():
+        hooks = functools.partial(_hooks_437, clock, target, PLD_NGRAM if method == "pld" else None)
+    else:
+        hooks = functools.partial(_hooks_436, clock, assistant)
+    rows, tokens, candidates, forwards, lengths = [], [], [], [], []
+    with torch.inference_mode(), hooks():
+        for rep in range(repeats + 1):  # the first run is a warm-up
+            gc.collect()
+            clock.reset()
+            generated = target.generate(prompt, **kwargs)
+            if len(clock.steps) < steps:
+                raise RuntimeError(f"generate stopped after {len(clock.steps)} of {steps} steps")
+            done = clock.steps + [clock.cur]  # the last one begun: only its start is used
+            if rep == 0:  # greedy assisted generation must give plain greedy's tokens
+                new_tokens = generated.shape[1] - prompt.shape[1]
+                plain = target.generate(prompt, do_sample=False, max_new_tokens=new_tokens,
+                                        eos_token_id=kwargs["eos_token_id"],
+                                        pad_token_id=kwargs["pad_token_id"])
+                same_as_plain = bool(torch.equal(plain, generated))
+                continue
+            timed = range(1 + warmup, steps)
+            rows.append([{"draft": done[i]["draft"] * 1e6, "verify": done[i]["verify"] * 1e6,
+                          "bookkeeping": (done[i]["total"] - done[i]["draft"] - done[i]["verify"])
+                          * 1e6, "total": done[i]["total"] * 1e6} for i in timed])
+            tokens += [done[i + 1]["len"] - done[i]["len"] for i in timed]
+            lengths += [done[i]["len"] for i in timed]
+            if method != "pld" and not _has_candidate_generators():  # 4.36: one forward a candidate
+                candidates += [done[i]["draft_forwards"] for i in timed]
+            else:
+                candidates += [done[i]["candidates"] for i in timed]
+            forwards += [done[i]["draft_forwards"] for i in timed]
+    import statistics
+
+    flat = [r for rep in rows for r in rep]
+    out = {
+        "tokens_equal_plain_greedy": same_as_plain,
+        "tokens_per_step": round(sum(tokens) / len(tokens), 3),
+        "tokens_per_step_histogram": dict(sorted(collections.Counter(tokens).items())),
+        "candidates_per_step": round(sum(candidates) / len(candidates), 3),
+        "candidates_per_step_histogram": dict(sorted(collections.Counter(candidates).items())),
+        "context_tokens_timed": [min(lengths), max(lengths)],
+        "median_us": {p: round(statistics.median(r[p] for r in flat), 2) for p in ASSISTED_PARTS},
+        "min_total_us": round(min(r["total"] for r in flat), 2),
+        "repeat_median_total_us": [round(statistics.median(r["total"] for r in rep), 2)
+                                   for rep in rows],
+        "steps_timed": len(flat),
+    }
+    if assistant is not None:
+        out["assistant_forwards_per_step"] = round(sum(forwards) / len(forwards), 3)
+        out["assistant_schedule"] = {"num_assistant_tokens": schedule[0],
+                                     "num_assistant_tokens_schedule": schedule[1]}
+    return out
+
+
+def _assisted_point(method, L, dtype, prompt, args, shape) -> dict:
+    w = (args.wall_steps, args.wall_warmup, args.wall_repeats, shape)
+    if method == "plain":
+        r = wall_plain(L, dtype, prompt, *w)
+        r["median_us"] = {p: r["median_us"][p] for p in ASSISTED_PARTS}  # draft 0, no heads
+        return {"tokens_per_step": 1.0, **r}
+    return wall_assisted(method, L, dtype, prompt, *w)
+
+
+def _assisted_fits_and_ratios(times: dict, layers: list) -> tuple[dict, dict]:
+    if len(layers) < 2:
+        return {}, {}
+    fit_us = {m: {p: fit_line(layers, [by[str(L)]["median_us"][p] for L in layers])
+                  for p in ASSISTED_PARTS} for m, by in times.items()}
+    at = {}
+    for L in (32, 40):
+        us = {m: {p: round(f[p]["fixed_a"] + f[p]["per_layer_b"] * L, 1) for p in ASSISTED_PARTS}
+              for m, f in fit_us.items()}
+        at[str(L)] = {"us": us}
+        if "plain" in us:
+            at[str(L)]["ratio_to_plain"] = {m: round(u["total"] / us["plain"]["total"], 3)
+                                            for m, u in us.items()}
+    return fit_us, at
+
+
+def measure_wall_assisted(args) -> tuple[str, dict, dict]:
+    """Host time per step of plain `generate`, SpS and PLD on the installed transformers, with the
+    tiny `--wall` shape and one thread.  Returns (transformers version, settings, results)."""
+    import transformers
+
+    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
+    dtype = getattr(torch, args.wall_dtype)
+    torch.set_num_threads(1)
+    torch.manual_seed(1234)
+    period = args.wall_assisted_period  # a prompt that repeats: the n-gram lookups find matches
+    prompt = torch.randint(3, shape["vocab_size"], (1, period)).repeat(
+        1, -(-args.prompt_tokens // period))[:, :args.prompt_tokens]
+    methods = args.wall_assisted_methods or [
+        m for m in ASSISTED_METHODS if m != "pld" or _has_prompt_lookup()]
+    if "pld" in methods and not _has_prompt_lookup():
+        raise SystemExit(f"pld needs transformers >= 4.37, this is {transformers.__version__}")
+    started = time.time()
+    times: dict = collections.defaultdict(dict)
+    for L in args.layers:
+        for m in methods:
+            times[m][str(L)] = _assisted_point(m, L, dtype, prompt, args, shape)
+        print(f"transformers {transformers.__version__} L={L}: " + ", ".join(
+            f"{m} {times[m][str(L)]['median_us']['total']:.0f} us" for m in times),
+            f"({time.time() - started:.0f} s)", file=sys.stderr)
+    times = dict(times)
+    fit_us, at = _assisted_fits_and_ratios(times, args.layers)
+    settings = {
+        "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
+        "head_dim": shape["hidden_size"] // shape["num_attention_heads"], "layers": args.layers,
+        "prompt_tokens": args.prompt_tokens,
+        "prompt": f"{period} random token ids (seed 1234, from 3 up) repeated to {args.prompt_tokens}",
+        "steps_per_run": args.wall_steps, "warmup_steps_dropped": args.wall_warmup,
+        "runs_per_point": args.wall_repeats, "warmup_runs": 1, "grad_mode": "torch.inference_mode",
+        "eos_token_id": f"{shape['vocab_size']} (never drawn; the EOS checks run)",
+        "step": "one target verify: start of candidate generation to the next start (steps "
+                "1+warmup .. steps-1 of steps+1 begun; step 0 holds the prefills); plain as in "
+                "--wall: forward start to next forward start",
+        "parts": "draft = candidate generation (4.37: CandidateGenerator.get_candidates; 4.36: the "
+                 "inline drafting loop, from the assistant's first prepare_inputs_for_generation "
+                 "to the target's _prepare_attention_mask, plus the assistant's cache crop and mask "
+                 "update after the verify); verify = target LlamaModel.forward + lm_head; "
+                 "bookkeeping = step - draft - verify",
+        "sps": f"generate(do_sample=False, assistant_model=draft): draft LlamaForCausalLM, "
+               f"{SPS_DRAFT_LAYERS} layers of the same shape, own random weights (seed 1); "
+               "transformers' default schedule (num_assistant_tokens 5, heuristic: +2 when all "
+               "candidates are accepted, else -1, at least 1; restarts at 5 every generate call)",
+        "sps_constant5": "as sps with num_assistant_tokens_schedule='constant' (5 candidates every "
+                         "step): the cost of a draft that keeps drafting 5",
+        "pld": f"generate(do_sample=False, prompt_lookup_num_tokens={PLD_NUM_TOKENS}) with "
+               f"PromptLookupCandidateGenerator.max_matching_ngram_size = {PLD_NGRAM} set on the "
+               "generator (4.37's generate rejects max_matching_ngram_size as an unused model_kwarg "
+               "and builds the generator with the default 2)",
+        "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+    }
+    result = {
+        "command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                        "transformers": transformers.__version__},
+        "results_us": times,
+        "fit_us_a_plus_b_L": fit_us,
+        "at_layers_from_fits": at,
+    }
+    return transformers.__version__, settings, result
+
+
+def _rel_diffs(first: dict, again: dict, limit: float = 0.10) -> tuple[dict, list]:
+    """The largest relative difference between two runs' medians (per method, depth, part) and
+    those over `limit`; parts under 1 us in both runs are left out."""
+    worst, over = {"value": 0.0}, []
+    for m, by in again["results_us"].items():
+        for L, r in by.items():
+            ref = first["results_us"].get(m, {}).get(L)
+            if ref is None:
+                continue
+            for p, v in r["median_us"].items():
+                a = ref["median_us"][p]
+                if max(abs(a), abs(v)) < 1.0:
+                    continue
+                d = abs(v - a) / abs(a)
+                if d > worst["value"]:
+                    worst = {"value": round(d, 3), "method": m, "layers": int(L), "part": p}
+                if d > limit:
+                    over.append({"method": m, "layers": int(L), "part": p, "first_us": a,
+                                 "rerun_us": v, "rel_diff": round(d, 3)})
+    return worst, over
+
+
+# --------------------------------------------------------------------------------------------------
 # Fit and report
 # --------------------------------------------------------------------------------------------------
 
@@ -1078,6 +1466,46 @@ def _write(report: dict, out: str | None) -> int:
     return 0
 
 
+def _wall_assisted_main(args) -> int:
+    ver, settings, result = measure_wall_assisted(args)
+    report = {}
+    if args.out and os.path.exists(args.out):
+        with open(args.out) as f:
+            report = json.load(f)
+    block = report.setdefault("wall_clock_assisted", {})
+    by = block.setdefault("by_transformers", {})
+    if by and block.get("settings") not in (None, settings):
+        stored = block["settings"]
+        changed = sorted(k for k in {*stored, *settings} if stored.get(k) != settings.get(k))
+        raise SystemExit(f"settings differ from the stored wall_clock_assisted ones: {changed}")
+    block["what"] = (
+        "median wall-clock (time.perf_counter) host time per decoding step (one target verify), us, "
+        "no profiler, compute negligible (the --wall shape, 1 thread): plain generate vs Hugging "
+        "Face assisted generation, SpS (a 2-layer draft model) and PLD (prompt lookup), per "
+        "transformers version; ratios to plain on the same version")
+    block["settings"] = settings
+    if args.wall_assisted_rerun:
+        first = by.get(ver)
+        if first is None:
+            raise SystemExit(f"no stored run for transformers {ver} to compare the rerun with")
+        worst, over = _rel_diffs(first, result)
+        first["rerun"] = {
+            "what": "a second run of the same command after the first (nothing else running)",
+            "command": result["command"], "date": result["date"],
+            "max_rel_diff_of_a_median": worst, "medians_over_10pct_apart": over,
+            "results_median_us": {m: {L: {"tokens_per_step": r["tokens_per_step"],
+                                          **r["median_us"]} for L, r in d.items()}
+                                  for m, d in result["results_us"].items()},
+            "fit_us_a_plus_b_L": result["fit_us_a_plus_b_L"],
+            "at_layers_from_fits": result["at_layers_from_fits"],
+        }
+        print(f"rerun vs stored: max rel diff {worst}; {len(over)} medians > 10% apart",
+              file=sys.stderr)
+    else:
+        by[ver] = result
+    return _write(report if args.out else block, args.out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[2, 4, 8])
@@ -1100,7 +1528,21 @@ def main(argv=None) -> int:
                         help="JSON list of shape overrides to time too (a check that compute is small)")
     parser.add_argument("--wall-no-counts", action="store_true",
                         help="skip the launch counts of the wall-clock models")
+    parser.add_argument("--wall-assisted", action="store_true",
+                        help="instead: the --wall host time per step of plain generate, SpS "
+                             "(assistant_model) and PLD (prompt lookup, transformers >= 4.37) on the "
+                             "installed transformers, written under 'wall_clock_assisted' of --out "
+                             "(by transformers version; other keys and versions kept)")
+    parser.add_argument("--wall-assisted-methods", nargs="+", choices=ASSISTED_METHODS,
+                        help="default: all that the installed transformers has")
+    parser.add_argument("--wall-assisted-period", type=int, default=16,
+                        help="the prompt is this many random ids repeated to --prompt-tokens")
+    parser.add_argument("--wall-assisted-rerun", action="store_true",
+                        help="store this run as the rerun of the stored one of the same transformers "
+                             "version, with the medians more than 10%% apart")
     args = parser.parse_args(argv)
+    if args.wall_assisted:
+        return _wall_assisted_main(args)
     if args.wall:
         wall = measure_wall(args)
         report = {}

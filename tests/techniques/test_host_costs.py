@@ -20,6 +20,10 @@ def test_ratios_are_the_parts_over_the_plain_step():
     # launches at L = 40 (data/measured/speculative-launches.json), more in host time
     assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa-1", 40).values()) > 1.02
     assert table.ratios("lookahead", 40) is None and table.ratios("rest", 40) is None  # not measured
+    # hf-assisted and pld were measured on transformers 4.37.2: their ratios are to plain on the same version
+    pld = table.implementations["pld"]
+    assert pld.plain is not None and table.ratios("pld", 40)["verify"] == pytest.approx(
+        pld.verify.at(40) / pld.plain.total.at(40))
     assert set(ratios) == set(PARTS) and "measured:" in table.source
 
 
