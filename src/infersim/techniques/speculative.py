@@ -194,12 +194,12 @@ class SpeculativeResult:
 
 
 def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device: Any, batch: int,
-                   common: dict[str, Any]) -> tuple[float, float, float]:
-    """(seconds of the γ draft steps, the device's part of them, bytes the drafter adds to its memory)."""
+                   common: dict[str, Any]) -> tuple[float, float]:
+    """(seconds of the γ draft steps, bytes the drafter adds to the device's memory)."""
     drafter = spec.drafter
     gamma = spec.draft_tokens
     if drafter.kind == "ngram":
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0
     if drafter.kind == "model":
         draft = load_model(drafter.model)
         if draft.total_params >= target.total_params:
@@ -209,15 +209,13 @@ def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device
             raise InfersimError(f"draft model {draft.id} has a vocabulary of {draft.vocab_size:,}, the target "
                                 f"{target.id} {target.vocab_size:,}: a draft model must share the target's tokenizer")
         est = estimate(draft, device, batch=batch, **common)
-        return (gamma * est.tpot_seconds, gamma * est.decode.device_seconds,
-                est.memory.weights_bytes + est.memory.kv_cache_bytes)
+        return gamma * est.tpot_seconds, est.memory.weights_bytes + est.memory.kv_cache_bytes
     if drafter.kind == "eagle":
         head = eagle_head(target, drafter.layers)
         est = estimate(head, device, batch=batch, decode_tokens=drafter.draft_width, **common)
         embedding_and_head = head.embedding_params() * bytes_per_element(plain.weights_dtype)
         # the head's own weights: its layers (the embedding and LM head are the target's own)
-        return (gamma * est.tpot_seconds, gamma * est.decode.device_seconds,
-                est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes)
+        return gamma * est.tpot_seconds, est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes
     # medusa: every head once per step, timed by the same roofline on the target's placement
     dev = load_device(device)
     ops = _medusa_ops(target, drafter.heads, batch, plain.weights_dtype, plain.activations_dtype)
@@ -225,7 +223,7 @@ def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device
     placement = place(dev, plain.memory.weights_bytes, plain.memory.kv_cache_bytes, plain.memory.activation_bytes)
     phase, _ = time_phase(ops, dev, placement, workload, plain.runtime, "decode")
     extra = drafter.heads * (target.hidden_size ** 2 + target.hidden_size * target.vocab_size)
-    return phase.seconds, phase.device_seconds, extra * bytes_per_element(plain.weights_dtype)
+    return phase.seconds, extra * bytes_per_element(plain.weights_dtype)
 
 
 def _workload(plain: Estimate, batch: int) -> Any:
@@ -250,14 +248,14 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
     for batch in batches:
         plain = estimate(target, device, batch=batch, **common)
         verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
-        draft_seconds, draft_device, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
+        draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
         verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
         ratios = reference_host_costs().ratios(speculation.reference_code, target.num_layers) if (
             plain.runtime == "eager") else None
-        if ratios is not None:  # the authors' eager code: its measured host time per part (host_costs.py)
+        if ratios is not None:  # the reference code run eagerly: at least its measured host time (host_costs.py)
             host = plain.decode.host_seconds
-            draft_seconds = max(draft_device, ratios["draft"] * host)
-            verify_seconds = max(verify.decode.device_seconds, ratios["verify"] * host)
+            draft_seconds = max(draft_seconds, ratios["draft"] * host)
+            verify_seconds = max(verify_seconds, ratios["verify"] * host)
             bookkeeping = ratios["bookkeeping"] * host
         e = speculation.tokens_per_step
         tpot = (draft_seconds + verify_seconds + bookkeeping) / e
