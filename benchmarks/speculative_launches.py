@@ -120,6 +120,27 @@ venv with `pip install torch==2.13.0` then `pip install transformers==4.37.2`:
 
     python benchmarks/speculative_launches.py --wall-assisted --layers 2 4 8 \
         --out data/measured/speculative-launches.json      # in each venv; again with --wall-assisted-rerun
+
+Lookahead decoding (`--wall-lookahead`): the same host-time measurement for lade 0.0.2 (Fu et al.
+2024, the PyPI package) with Spec-Bench's settings (eval.sh: LEVEL 5, WINDOW_SIZE 7, GUESS_SET_SIZE
+7; `lade.augment_all()`, `config_lade(...)`, USE_LADE=1, `generate(do_sample=False,
+temperature=0.0, max_new_tokens)`), and plain `generate` on the same transformers.  A step is one
+iteration of lade's loop, i.e. one target forward that both verifies the n-gram guesses and runs
+the lookahead window.  lade's loop is one long function, so the script recompiles a copy of it with
+perf_counter markers before 12 of its lines (`LADE_MARKERS`, nothing else changed) and wraps the
+model calls: verify = lade's `LlamaModeljforward` (with its attention-mask builder, also reported
+alone) + `lm_head`; draft = the n-gram pool lookup, the guess check, the lookahead-window update and
+the pool update; bookkeeping = the rest (the forward's input / output assembly, the next-token
+argmax, the KV-cache copy of accepted tokens, appending, EOS and stopping checks); sub-parts, tokens,
+guesses and forward tokens per step are recorded, and lade's untimed loop is run as a check on the
+timers.  lade 0.0.2 runs on transformers 4.34 only (tuple KV caches, the decoder layers'
+`padding_mask` argument, `_expand_mask`; 4.36's Cache objects and SDPA attention break it), so it
+gets its own venv, e.g. `pip install torch==2.13.0`, then `pip install transformers==4.34.1`, then
+`pip install --no-deps lade-0.0.2.tar.gz`.  Results go under "wall_clock_lookahead" of --out;
+`--wall-lookahead-rerun` stores a second run beside the first:
+
+    python benchmarks/speculative_launches.py --wall-lookahead --layers 2 4 8 \
+        --out data/measured/speculative-launches.json      # then again with --wall-lookahead-rerun
 """
 
 from __future__ import annotations
@@ -136,6 +157,7 @@ import platform
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -1408,6 +1430,491 @@ def _rel_diffs(first: dict, again: dict, limit: float = 0.10) -> tuple[dict, lis
 
 
 # --------------------------------------------------------------------------------------------------
+# Wall clock of Lookahead decoding (--wall-lookahead): the lade package
+# --------------------------------------------------------------------------------------------------
+
+# Spec-Bench's Lookahead settings (eval.sh: --level 5 --window 7 --guess 7; inference_lookahead.py:
+# config_lade(LEVEL, WINDOW_SIZE, GUESS_SET_SIZE, DEBUG=0, USE_FLASH=0, DIST_WORKERS=1 GPU)).
+# lade 0.0.2's config_lade takes no USE_FLASH / DIST_WORKERS (it has neither flash attention nor
+# multi-GPU lookahead: the values Spec-Bench sets are the only behaviour it has).
+LADE_CONFIG = {"LEVEL": 5, "WINDOW_SIZE": 7, "GUESS_SET_SIZE": 7, "DEBUG": 0}
+LADE_PARTS = ("draft", "verify", "bookkeeping", "total")
+# the loop's regions, each timed from the marker put before its first line to the next marker;
+# "prepare" opens every iteration, the forward's own parts come from wrappers
+LADE_SEGMENTS = ("prepare", "pool_lookup", "forward", "next_token", "window", "accept",
+                 "pool_update", "kv_update", "append")
+LADE_DRAFT = ("pool_lookup", "accept", "window", "pool_update")
+LADE_SUBPARTS = ("verify_mask", "pool_lookup", "accept", "window", "pool_update", "prepare",
+                 "forward_io", "next_token", "kv_update", "append")
+# (line of lade.decoding.jacobi_greedy_search_multilevel, stripped; occurrence), the marker put before it
+LADE_MARKERS = (
+    ("if synced_gpus:", "_LADE_CLOCK.begin(input_ids.shape[1])"),  # top of the while loop
+    ("if past_tokens[LEVEL - 2] is not None and lst_token in token_map and GUESS_SET_SIZE > 0:",
+     "_LADE_CLOCK.seg('pool_lookup')"),
+    ("assert return_dict_in_generate == False", "_LADE_CLOCK.seg('prepare')"),
+    ("outputs = self.jforward_multilevel(",
+     "_LADE_CLOCK.seg('forward', 0 if guess_tokens is None else len(guess_tokens) // GUESS_SIZE)"),
+    ("steps += 1", "_LADE_CLOCK.seg('next_token')"),
+    ("new_results = []", "_LADE_CLOCK.seg('window')"),  # the fill-phase branches and the steady one
+    ("if guess_tokens is not None:", "_LADE_CLOCK.seg('accept')"),
+    ("new_results = torch.argmax(outputs.inp_logits, dim=-1)[0].tolist()", "_LADE_CLOCK.seg('window')"),
+    ("if GUESS_SET_SIZE != -1:", "_LADE_CLOCK.seg('pool_update')"),
+    ("if ALWAYS_FWD_ONE:", "_LADE_CLOCK.seg('window')"),
+    ("if max_hit > 0:", "_LADE_CLOCK.seg('kv_update')"),
+    ("lst_token = hits[max_hit]", "_LADE_CLOCK.seg('append')"),
+)
+
+LADE_NOTES = [
+    "lade 0.0.2 (PyPI, 2023-11) is written against transformers 4.34: it passes tuple KV caches layer by "
+    "layer, gives the decoder layers a padding_mask argument and imports modeling_llama._expand_mask. On "
+    "transformers 4.36.2 and 4.37.2 it fails (SDPA attention: 'LlamaSdpaAttention.forward() got an "
+    "unexpected keyword argument padding_mask'; eager: the layers return no tuple cache, 'NoneType' object "
+    "is not subscriptable in lade's KV-cache crop), so it runs on transformers 4.34.1 (eager attention "
+    "only, as transformers does with Spec-Bench's torch 2.0.1). Spec-Bench imports its own copy "
+    "(model/lade), whose decoding loop is lade 0.0.2's plus a list of accepted lengths",
+    "random weights with vocab 32 make the greedy output periodic, so the n-gram guesses nearly always "
+    "match: most steps take the most lade 0.0.2 takes, LEVEL - 1 = 4 tokens (its compare loop drops the "
+    "token after a fully matched guess); real text accepts far fewer. What depends on that in the host "
+    "time: kv_update copies k and v of each accepted guess token in every layer, accept compares more; "
+    "by_tokens_per_step has the medians by tokens taken in the step",
+    "verify's per-layer time above plain's is mostly the CPU compute of a ~30-60-token forward of the "
+    "tiny model (forward_tokens_check), not host overhead; verify_mask (lade's attention-mask builder "
+    "j_make_causal_mask_multilevel, inside LlamaModeljforward) is a fixed cost",
+    "plain is timed with lade's greedy_search_proxy installed and USE_LADE unset: the proxy runs once per "
+    "generate call, nothing per step",
+]
+
+class LadeClock:
+    """`time.perf_counter` per iteration of lade's `jacobi_greedy_search_multilevel` loop (one target
+    forward), no profiler.  `begin` (the loop's top) closes the previous iteration; `seg(name)` charges
+    the time since the last marker to the region that was open and opens `name`; `timed` wrappers add
+    the target forward (`verify`), lade's attention-mask builder (`verify_mask`, inside verify) and the
+    whole `jforward_multilevel` call (`jforward`) to the open iteration."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.steps: list[dict] = []
+        self.cur: dict | None = None
+        self.region, self.t = None, 0.0
+        self.begun = 0
+
+    def begin(self, cur_len: int) -> None:
+        now = time.perf_counter()
+        if self.cur is not None:
+            self.cur[self.region] += now - self.t
+            self.cur["total"] = now - self.cur["t0"]
+            self.steps.append(self.cur)
+        self.cur = collections.defaultdict(float)
+        self.cur.update(t0=now, len=cur_len)
+        self.region, self.t = "prepare", now
+        self.begun += 1
+
+    def seg(self, name: str, guesses: int | None = None) -> None:
+        now = time.perf_counter()
+        if self.cur is not None:
+            self.cur[self.region] += now - self.t
+            if guesses is not None:
+                self.cur["guesses"] = guesses
+        self.region, self.t = name, now
+
+    def timed(self, fn, part: str, count_tokens: bool = False):
+        clock = self
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            if count_tokens and clock.cur is not None:
+                clock.cur["forward_tokens"] += kwargs["input_ids"].shape[1]
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if clock.cur is not None:
+                    clock.cur[part] += time.perf_counter() - t0
+
+        return wrapped
+
+
+def _lade_instrumented(clock: LadeClock):
+    """lade 0.0.2's `jacobi_greedy_search_multilevel`, recompiled from its source with the
+    `LADE_MARKERS` calls put before their lines (same indentation) and nothing else changed, in a
+    copy of `lade.decoding`'s globals holding `_LADE_CLOCK`."""
+    import inspect
+    import textwrap
+
+    import lade.decoding as ld
+
+    lines = textwrap.dedent(inspect.getsource(ld.jacobi_greedy_search_multilevel)).split("\n")
+    for anchor, call in LADE_MARKERS:
+        at = [i for i, line in enumerate(lines) if line.strip() == anchor]
+        if len(at) != 1:
+            raise RuntimeError(f"lade's loop changed: {anchor!r} found {len(at)} times (not lade 0.0.2?)")
+        line = lines[at[0]]
+        lines.insert(at[0], line[:len(line) - len(line.lstrip())] + call)
+    namespace = dict(vars(ld), _LADE_CLOCK=clock)
+    exec(compile("\n".join(lines), ld.__file__ + " (timed)", "exec"), namespace)
+    return namespace["jacobi_greedy_search_multilevel"]
+
+
+@contextlib.contextmanager
+def _lade_active(function=None):
+    """USE_LADE=1 (lade's greedy_search_proxy reads it per generate call) and, with `function`, that
+    function in place of lade.decoding's loop; both undone on exit."""
+    import lade.decoding as ld
+
+    saved_env, saved_fn = os.environ.get("USE_LADE"), ld.jacobi_greedy_search_multilevel
+    os.environ["USE_LADE"] = "1"
+    if function is not None:
+        ld.jacobi_greedy_search_multilevel = function
+    try:
+        yield
+    finally:
+        ld.jacobi_greedy_search_multilevel = saved_fn
+        if saved_env is None:
+            del os.environ["USE_LADE"]
+        else:
+            os.environ["USE_LADE"] = saved_env
+
+
+def _lade_setup() -> None:
+    """lade.augment_all() once (a second call would make greedy_search's saved original the proxy
+    itself) and Spec-Bench's config_lade(...)."""
+    import lade
+    from transformers import GenerationMixin
+
+    if GenerationMixin.greedy_search is not lade.decoding.greedy_search_proxy:
+        lade.augment_all()
+    lade.config_lade(**LADE_CONFIG)
+
+
+def wall_lookahead(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
+    """lade's lookahead decoding through `generate(do_sample=False, temperature=0.0, ...)` as
+    Spec-Bench's inference_lookahead calls it: `steps` + 1 loop iterations per run (a stopping
+    criterion counts them), iterations 1 + warmup .. steps - 1 timed (0 is the prefill; 1 .. LEVEL-3
+    fill the lookahead window), `repeats` runs after one warm-up run, which is checked token for
+    token against plain greedy `generate`."""
+    import statistics
+
+    from transformers import LlamaForCausalLM, StoppingCriteria, StoppingCriteriaList
+
+    _lade_setup()
+    model = random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+    clock = LadeClock()
+    model.model.LlamaModeljforward = clock.timed(model.model.LlamaModeljforward, "verify", True)
+    model.lm_head.forward = clock.timed(model.lm_head.forward, "verify")
+    model.model.j_prepare_decoder_attention_mask = clock.timed(
+        model.model.j_prepare_decoder_attention_mask, "verify_mask")
+    model.jforward_multilevel = clock.timed(model.jforward_multilevel, "jforward")
+    timed_loop = _lade_instrumented(clock)
+
+    class StopAfterSteps(StoppingCriteria):  # called once per iteration, at its end
+        def __call__(self, input_ids, scores, **kw):
+            return clock.begun >= steps + 1
+
+    level = LADE_CONFIG["LEVEL"]
+    # EOS outside the vocabulary: never drawn, the checks run; max_new_tokens never reached
+    kwargs = dict(do_sample=False, temperature=0.0, max_new_tokens=steps * level + 16,
+                  eos_token_id=shape["vocab_size"],
+                  stopping_criteria=StoppingCriteriaList([StopAfterSteps()]))
+    rows, tokens, guesses, fwd_tokens, lengths = [], [], [], [], []
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # temperature=0.0 with do_sample=False
+        for rep in range(repeats + 1):  # the first run is a warm-up
+            gc.collect()
+            clock.reset()
+            with _lade_active(timed_loop):
+                generated = model.generate(prompt, **kwargs)
+            if len(clock.steps) != steps:
+                raise RuntimeError(f"lade stopped after {len(clock.steps)} of {steps} iterations")
+            done = clock.steps + [clock.cur]  # the last one begun: only its start is used
+            if rep == 0:
+                new_tokens = generated.shape[1] - prompt.shape[1]
+                plain = model.generate(prompt, do_sample=False, max_new_tokens=new_tokens,
+                                       eos_token_id=shape["vocab_size"])
+                same_as_plain = bool(torch.equal(plain, generated))
+                continue
+            timed = range(1 + warmup, steps)
+            rep_rows = []
+            for i in timed:
+                s = done[i]
+                row = {p: s[p] * 1e6 for p in LADE_SEGMENTS}
+                row["verify"], row["verify_mask"] = s["verify"] * 1e6, s["verify_mask"] * 1e6
+                row["forward_io"] = (s["jforward"] - s["verify"]) * 1e6
+                row["draft"] = sum(row[p] for p in LADE_DRAFT)
+                row["total"] = s["total"] * 1e6
+                row["bookkeeping"] = row["total"] - row["draft"] - row["verify"]
+                row["tokens"] = done[i + 1]["len"] - s["len"]
+                rep_rows.append(row)
+            rows.append(rep_rows)
+            tokens += [r["tokens"] for r in rep_rows]
+            guesses += [done[i]["guesses"] for i in timed]
+            fwd_tokens += [done[i]["forward_tokens"] for i in timed]
+            lengths += [done[i]["len"] for i in timed]
+    flat = [r for rep in rows for r in rep]
+    by_tokens = {}
+    for n in sorted(set(tokens)):
+        sel = [r for r in flat if r["tokens"] == n]
+        by_tokens[str(n)] = {
+            "steps": len(sel),
+            "median_us": {p: round(statistics.median(r[p] for r in sel), 2)
+                          for p in (*LADE_PARTS, "kv_update", "accept")}}
+    return {
+        "tokens_equal_plain_greedy": same_as_plain,
+        "tokens_per_step": round(sum(tokens) / len(tokens), 3),
+        "tokens_per_step_histogram": dict(sorted(collections.Counter(tokens).items())),
+        "guesses_per_step": round(sum(guesses) / len(guesses), 3),
+        "guesses_per_step_histogram": dict(sorted(collections.Counter(guesses).items())),
+        "forward_tokens_per_step": round(sum(fwd_tokens) / len(fwd_tokens), 3),
+        "forward_tokens_histogram": dict(sorted(collections.Counter(fwd_tokens).items())),
+        "context_tokens_timed": [min(lengths), max(lengths)],
+        "median_us": {p: round(statistics.median(r[p] for r in flat), 2) for p in LADE_PARTS},
+        "sub_parts_median_us": {p: round(statistics.median(r[p] for r in flat), 2)
+                                for p in LADE_SUBPARTS},
+        "mean_us": {p: round(statistics.fmean(r[p] for r in flat), 2)
+                    for p in (*LADE_PARTS, *LADE_SUBPARTS)},
+        "by_tokens_per_step": by_tokens,
+        "min_total_us": round(min(r["total"] for r in flat), 2),
+        "repeat_median_total_us": [round(statistics.median(r["total"] for r in rep), 2)
+                                   for rep in rows],
+        "steps_timed": len(flat),
+    }
+
+
+def lade_uninstrumented_mean(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
+    """The cost of the timers: lade's own loop (no markers, no wrappers), whole `generate` timed with
+    steps + 1 and with 1 + warmup iterations; (difference) / (steps - warmup) is the mean of
+    iterations 1 + warmup .. steps (one more than the timed range: the last iteration and generate's
+    return), median over `repeats` pairs after a warm-up pair."""
+    import statistics
+
+    from transformers import LlamaForCausalLM, StoppingCriteria, StoppingCriteriaList
+
+    _lade_setup()
+    model = random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+    count = [0, 0]  # iterations done, iterations wanted
+
+    class StopAfter(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kw):
+            count[0] += 1
+            return count[0] >= count[1]
+
+    kwargs = dict(do_sample=False, temperature=0.0, max_new_tokens=steps * LADE_CONFIG["LEVEL"] + 16,
+                  eos_token_id=shape["vocab_size"], stopping_criteria=StoppingCriteriaList([StopAfter()]))
+
+    def run(n):
+        count[:] = [0, n]
+        gc.collect()
+        t0 = time.perf_counter()
+        model.generate(prompt, **kwargs)
+        elapsed = time.perf_counter() - t0
+        if count[0] != n:
+            raise RuntimeError(f"lade stopped after {count[0]} of {n} iterations")
+        return elapsed
+
+    means = []
+    with torch.inference_mode(), warnings.catch_warnings(), _lade_active():
+        warnings.simplefilter("ignore", UserWarning)
+        for rep in range(repeats + 1):
+            long_, short = run(steps + 1), run(1 + warmup)
+            if rep:
+                means.append((long_ - short) / (steps - warmup) * 1e6)
+    return {"median_of_run_means_us": round(statistics.median(means), 2),
+            "run_means_us": [round(m, 2) for m in means]}
+
+
+def forward_tokens_check(layers, dtype, prompt, shape, tokens, calls=200, warmup=50) -> dict:
+    """How much of a forward's time grows with its token count here (CPU compute of the tiny model,
+    not host overhead): plain `LlamaModel.forward` + `lm_head` (transformers' own causal mask, eager)
+    of n new tokens after the prompt's KV cache, median of `calls` calls after `warmup`, per n."""
+    import statistics
+
+    from transformers import LlamaForCausalLM
+
+    model = random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+    ctx = prompt.shape[1]
+    out = {}
+    with torch.inference_mode():
+        past = model(prompt, use_cache=True).past_key_values  # tuples: not changed by the calls
+        for n in tokens:
+            ids = prompt[:, :n]
+            mask = torch.ones(1, ctx + n, dtype=torch.long)
+            pos = torch.arange(ctx, ctx + n).unsqueeze(0)
+            ts = []
+            for _ in range(calls + warmup):
+                t0 = time.perf_counter()
+                h = model.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                past_key_values=past, use_cache=True)[0]
+                model.lm_head(h)
+                ts.append(time.perf_counter() - t0)
+            out[str(n)] = round(statistics.median(ts[warmup:]) * 1e6, 2)
+    return out
+
+
+def measure_wall_lookahead(args) -> tuple[dict, dict]:
+    """Host time per step of lade's lookahead decoding and of plain `generate` on the installed
+    transformers, with the `--wall` shape, prompt and one thread.  Returns (settings, results)."""
+    import transformers
+
+    import importlib.util
+
+    if importlib.util.find_spec("lade") is None:
+        raise SystemExit("--wall-lookahead needs the lade package (lade 0.0.2, transformers 4.34)")
+    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
+    dtype = getattr(torch, args.wall_dtype)
+    torch.set_num_threads(1)
+    torch.manual_seed(1234)
+    prompt = torch.randint(3, shape["vocab_size"], (1, args.prompt_tokens))  # as --wall
+    started = time.time()
+    times: dict = collections.defaultdict(dict)
+    overhead: dict = {}
+    w = (args.wall_steps, args.wall_warmup, args.wall_repeats, shape)
+    for L in args.layers:
+        key = str(L)
+        times["plain"][key] = _assisted_point("plain", L, dtype, prompt, args, shape)
+        times["lookahead"][key] = wall_lookahead(L, dtype, prompt, *w)
+        overhead[key] = {
+            **lade_uninstrumented_mean(L, dtype, prompt, *w),
+            "instrumented_mean_total_us": times["lookahead"][key]["mean_us"]["total"]}
+        print(f"transformers {transformers.__version__} L={L}: " + ", ".join(
+            f"{m} {times[m][key]['median_us']['total']:.0f} us" for m in times),
+            f"lookahead {times['lookahead'][key]['tokens_per_step']} tokens/step",
+            f"({time.time() - started:.0f} s)", file=sys.stderr)
+    times = dict(times)
+    fit_us, at = _assisted_fits_and_ratios(times, args.layers)
+    if len(args.layers) >= 2:
+        fit_us["lookahead_sub_parts"] = {
+            p: fit_line(args.layers, [times["lookahead"][str(L)]["sub_parts_median_us"][p]
+                                      for L in args.layers]) for p in LADE_SUBPARTS}
+        # steps that accepted n tokens, where every depth has at least 10 of them
+        buckets = [n for n in times["lookahead"][str(args.layers[0])]["by_tokens_per_step"]
+                   if all(times["lookahead"][str(L)]["by_tokens_per_step"].get(n, {}).get("steps", 0)
+                          >= 10 for L in args.layers)]
+        fit_us["lookahead_by_tokens_per_step"] = {
+            n: {p: fit_line(args.layers, [
+                times["lookahead"][str(L)]["by_tokens_per_step"][n]["median_us"][p]
+                for L in args.layers]) for p in (*LADE_PARTS, "kv_update", "accept")}
+            for n in buckets}
+    window = LADE_CONFIG["WINDOW_SIZE"] * (LADE_CONFIG["LEVEL"] - 1)
+    n_tokens = (1, 1 + window, 1 + window + LADE_CONFIG["GUESS_SET_SIZE"] * (LADE_CONFIG["LEVEL"] - 1))
+    fwd = {str(L): forward_tokens_check(L, dtype, prompt, shape, n_tokens) for L in args.layers}
+    fwd_check = {
+        "what": "plain LlamaModel.forward + lm_head of n new tokens after the prompt's cache (us, "
+                "median of 200 calls): n = 1 (plain decoding), 1 + LEVEL-1 window rows x WINDOW "
+                "(lookahead without guesses), + GUESS_SET_SIZE guesses x (LEVEL-1) (all guesses); "
+                "what grows with n is the tiny model's CPU compute, not host overhead",
+        "us": fwd,
+    }
+    if len(args.layers) >= 2:
+        fwd_check["fit_us_a_plus_b_L"] = {
+            n: fit_line(args.layers, [fwd[str(L)][n] for L in args.layers]) for n in fwd[str(args.layers[0])]}
+    settings = {
+        "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
+        "head_dim": shape["hidden_size"] // shape["num_attention_heads"], "layers": args.layers,
+        "prompt_tokens": args.prompt_tokens,
+        "prompt": f"{args.prompt_tokens} random token ids (seed 1234, from 3 up), as --wall",
+        "steps_per_run": args.wall_steps, "warmup_steps_dropped": args.wall_warmup,
+        "runs_per_point": args.wall_repeats, "warmup_runs": 1, "grad_mode": "torch.inference_mode",
+        "eos_token_id": f"{shape['vocab_size']} (never drawn; the EOS checks run)",
+        "lade_config": {**LADE_CONFIG, "ALWAYS_FWD_ONE": "1 (lade default)",
+                        "GUESS_SIZE": f"LEVEL - 1 = {LADE_CONFIG['LEVEL'] - 1} tokens per n-gram guess"},
+        "lade_config_source": "Spec-Bench eval.sh: inference_lookahead --level 5 --window 7 --guess 7; "
+                              "inference_lookahead.py: augment_all(); config_lade(LEVEL, WINDOW_SIZE, "
+                              "GUESS_SET_SIZE, DEBUG=0, USE_FLASH=0, DIST_WORKERS=1); USE_LADE=1; "
+                              "lade 0.0.2's config_lade has no USE_FLASH / DIST_WORKERS (no flash, one "
+                              "device: the only behaviour it has)",
+        "generate_call": "model.generate(prompt, do_sample=False, temperature=0.0, max_new_tokens, "
+                         "eos_token_id) as Spec-Bench's inference_lookahead (max_new_tokens = steps "
+                         "* LEVEL + 16, never reached; a stopping criterion ends the run after "
+                         "steps + 1 loop iterations)",
+        "step": "one iteration of lade's jacobi_greedy_search_multilevel loop = one target forward: "
+                "loop top to the next loop top, iterations 1+warmup .. steps-1 of steps+1 (0 is the "
+                "prefill, 1..LEVEL-3 fill the window); plain as in --wall: forward start to next "
+                "forward start",
+        "parts": "verify = the one target forward that verifies the n-gram guesses and runs the "
+                 "lookahead window: LlamaModel.LlamaModeljforward (lade's, incl. its attention-mask "
+                 "builder j_prepare_decoder_attention_mask = sub-part verify_mask) + lm_head; "
+                 "draft = the n-gram side outside the forward: pool_lookup (the guesses for the last "
+                 "token from token_map), accept (argmax of the guess logits, .tolist(), the "
+                 "compare loop), window (argmax of the window logits, .tolist(), the shift of "
+                 "past_tokens; in the fill iterations the fill branches), pool_update (the new "
+                 "n-grams into token_map); bookkeeping = the rest of the step (total - draft - "
+                 "verify): prepare (prepare_inputs_for_generation, asserts), forward_io "
+                 "(jforward_multilevel outside the model: input ids / positions / mask from window + "
+                 "guesses, logits.float() and the slices), next_token (argmax, pad masking, "
+                 ".item()), kv_update (attention-mask cat and the KV-cache copy of the accepted "
+                 "guess tokens, per layer per accepted token, and the crop), append (tokens, "
+                 "torch.cat of input_ids, _update_model_kwargs_for_generation, EOS check, stopping "
+                 "criteria)",
+        "timing": "markers (perf_counter calls) put before 12 lines of a recompiled copy of lade's "
+                  "loop, wrappers on LlamaModeljforward / lm_head / j_prepare_decoder_attention_mask "
+                  "/ jforward_multilevel; lade's code is otherwise unchanged; "
+                  "timer_overhead_check compares with lade's own loop untimed",
+        "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+    }
+    result = {
+        "command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                        "transformers": transformers.__version__, "lade": version("lade")},
+        "results_us": times,
+        "fit_us_a_plus_b_L": fit_us,
+        "at_layers_from_fits": at,
+        "timer_overhead_check": overhead,
+        "forward_tokens_check": fwd_check,
+    }
+    return settings, result
+
+
+def _wall_lookahead_main(args) -> int:
+    settings, result = measure_wall_lookahead(args)
+    report = {}
+    if args.out and os.path.exists(args.out):
+        with open(args.out) as f:
+            report = json.load(f)
+    if args.wall_lookahead_rerun:
+        block = report.get("wall_clock_lookahead")
+        if block is None:
+            raise SystemExit("no stored wall_clock_lookahead run to compare the rerun with")
+        if block["settings"] != settings:
+            stored = block["settings"]
+            changed = sorted(k for k in {*stored, *settings} if stored.get(k) != settings.get(k))
+            raise SystemExit(f"settings differ from the stored wall_clock_lookahead ones: {changed}")
+
+        def with_sub_parts(res):  # compare the sub-parts too
+            return {"results_us": {m: {L: {"median_us": {**r["median_us"],
+                                                         **r.get("sub_parts_median_us", {})}}
+                                       for L, r in by.items()}
+                                   for m, by in res["results_us"].items()}}
+
+        worst, over = _rel_diffs(with_sub_parts(block), with_sub_parts(result))
+        block["rerun"] = {
+            "what": "a second run of the same command after the first (nothing else running)",
+            "command": result["command"], "date": result["date"],
+            "max_rel_diff_of_a_median": worst, "medians_over_10pct_apart": over,
+            "results_median_us": {m: {L: {"tokens_per_step": r["tokens_per_step"],
+                                          **r["median_us"], **r.get("sub_parts_median_us", {})}
+                                      for L, r in d.items()}
+                                  for m, d in result["results_us"].items()},
+            "fit_us_a_plus_b_L": result["fit_us_a_plus_b_L"],
+            "at_layers_from_fits": result["at_layers_from_fits"],
+            "timer_overhead_check": result["timer_overhead_check"],
+            "forward_tokens_check": result["forward_tokens_check"],
+        }
+        print(f"rerun vs stored: max rel diff {worst}; {len(over)} medians > 10% apart",
+              file=sys.stderr)
+    else:
+        report["wall_clock_lookahead"] = {
+            "what": "median wall-clock (time.perf_counter) host time per decoding step (one target "
+                    "forward), us, no profiler, compute negligible (the --wall shape, 1 thread): "
+                    "Lookahead decoding (lade 0.0.2, Spec-Bench's LEVEL 5 / WINDOW 7 / GUESS 7) vs "
+                    "plain generate on the same transformers; ratios to plain per step",
+            "settings": settings, "notes": LADE_NOTES, **result}
+    return _write(report if args.out else report.get("wall_clock_lookahead", result), args.out)
+
+
+# --------------------------------------------------------------------------------------------------
 # Fit and report
 # --------------------------------------------------------------------------------------------------
 
@@ -1540,9 +2047,19 @@ def main(argv=None) -> int:
     parser.add_argument("--wall-assisted-rerun", action="store_true",
                         help="store this run as the rerun of the stored one of the same transformers "
                              "version, with the medians more than 10%% apart")
+    parser.add_argument("--wall-lookahead", action="store_true",
+                        help="instead: the --wall host time per step of Lookahead decoding (the lade "
+                             "package, Spec-Bench's LEVEL 5 / WINDOW 7 / GUESS 7) and of plain "
+                             "generate on the installed transformers, written under "
+                             "'wall_clock_lookahead' of --out (other keys kept)")
+    parser.add_argument("--wall-lookahead-rerun", action="store_true",
+                        help="store this run as the rerun of the stored wall_clock_lookahead one, "
+                             "with the medians more than 10%% apart")
     args = parser.parse_args(argv)
     if args.wall_assisted:
         return _wall_assisted_main(args)
+    if args.wall_lookahead:
+        return _wall_lookahead_main(args)
     if args.wall:
         wall = measure_wall(args)
         report = {}

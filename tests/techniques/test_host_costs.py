@@ -19,7 +19,7 @@ def test_ratios_are_the_parts_over_the_plain_step():
     # the host work of a step is more than its launches say: EAGLE 1.19x and Medusa 1.02x a plain step's
     # launches at L = 40 (data/measured/speculative-launches.json), more in host time
     assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa-1", 40).values()) > 1.02
-    assert table.ratios("lookahead", 40) is None and table.ratios("rest", 40) is None  # not measured
+    assert table.ratios("eagle-2", 40) is None and table.ratios("rest", 40) is None  # not measured
     # hf-assisted and pld were measured on transformers 4.37.2: their ratios are to plain on the same version
     pld = table.implementations["pld"]
     assert pld.plain is not None and table.ratios("pld", 40)["verify"] == pytest.approx(
@@ -55,7 +55,7 @@ def test_the_drafter_kind_picks_the_reference_code_unless_one_is_named():
 
 def test_an_unmeasured_code_pays_no_host_work():
     spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=1.6, verify_tokens=56,
-                            implementation="lookahead")
+                            implementation="rest")
     result = speculate("vicuna-13b-v1.3", "a100-80gb", spec, prompt_tokens=512, output_tokens=64,
                        weights_dtype="fp16", activations_dtype="fp16", kv_dtype="fp16", runtime="eager")[0]
     assert result.host_costs_from is None and result.bookkeeping_seconds == 0
