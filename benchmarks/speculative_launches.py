@@ -569,6 +569,17 @@ def measure_plain(layers, dtype, prompt, steps, warmup, attn="eager", shape=None
 # EAGLE-1
 # --------------------------------------------------------------------------------------------------
 
+def _machine() -> dict:
+    """The measuring machine, for a report's settings."""
+    return {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__}
+
+
+def _run_stamp() -> dict:
+    """The command line that produced a report, and the date."""
+    return {"command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d")}
+
+
 def _finished(model, input_ids, input_len, new_token, max_length=None) -> bool:
     """Spec-Bench's stopping rules for its EAGLE and Medusa loops: an end-of-sequence token generated (the
     `.tolist()` sync every step), more than 1,024 new tokens, or (EAGLE) the sequence past `max_length`."""
@@ -992,8 +1003,7 @@ def measure_wall(args) -> dict:
         "what": "median wall-clock (time.perf_counter) host time per decoding step, us, no profiler; "
                 "compute negligible (tiny model, 1 thread); parts timed with perf_counter around the "
                 "same phases the launch profile labels (bookkeeping = step - other parts)",
-        "command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        **_run_stamp(),
         "settings": {
             "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
             "head_dim": shape["hidden_size"] // shape["num_attention_heads"],
@@ -1392,12 +1402,10 @@ def measure_wall_assisted(args) -> tuple[str, dict, dict]:
                f"PromptLookupCandidateGenerator.max_matching_ngram_size = {PLD_NGRAM} set on the "
                "generator (4.37's generate rejects max_matching_ngram_size as an unused model_kwarg "
                "and builds the generator with the default 2)",
-        "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "torch": torch.__version__,
+        **_machine(),
     }
     result = {
-        "command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        **_run_stamp(),
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "transformers": transformers.__version__},
         "results_us": times,
@@ -1850,12 +1858,10 @@ def measure_wall_lookahead(args) -> tuple[dict, dict]:
                   "loop, wrappers on LlamaModeljforward / lm_head / j_prepare_decoder_attention_mask "
                   "/ jforward_multilevel; lade's code is otherwise unchanged; "
                   "timer_overhead_check compares with lade's own loop untimed",
-        "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "torch": torch.__version__,
+        **_machine(),
     }
     result = {
-        "command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        **_run_stamp(),
         "environment": {"python": platform.python_version(), "torch": torch.__version__,
                         "transformers": transformers.__version__, "lade": version("lade")},
         "results_us": times,
