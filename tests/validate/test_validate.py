@@ -352,3 +352,22 @@ def test_docs_validation_scorecard_is_current(card):
     from infersim.validate.report import docs_markdown
 
     assert (ROOT / "docs" / "validation.md").read_text() == docs_markdown(card)
+
+
+def test_tenstorrent_rows_run_on_the_chips_they_state(published):
+    """W1-W6: one-chip Wormhole devices in the systems tt-metal ran (32 in a Galaxy, 8 in a T3000/QuietBox,
+    2 on an n300), scored; the Galaxy's Llama-3.3-70B decode, whose figures all come from tt-metal's own
+    microbenchmarks, within 15% (docs/validation.md)."""
+    cases = {c.id: c for c in published_cases() if c.id.startswith("W")}
+    assert {c.system_id for c in cases.values()} == {"tenstorrent-galaxy", "tenstorrent-t3000", "tenstorrent-n300"}
+    assert all(c.device == "tenstorrent-wormhole" for c in cases.values())
+    assert all(published[i].status == SCORED for i in cases)
+    assert abs(published["W1a"].error) < 0.15
+
+
+def test_spec_bench_rows_of_measured_implementations_within_20_percent(published):
+    """The Spec-Bench rows whose reference code's host time is measured (techniques/host_costs.py): EAGLE-1,
+    Medusa-1 (and Hydra as Medusa), PLD and SpS."""
+    for case_id in ("65a", "65b", "65c", "65d", "65e", "67a", "67b", "68b", "68c"):
+        result = published[case_id]
+        assert result.status == SCORED and abs(result.error) < 0.20, (case_id, result.error)
