@@ -61,6 +61,8 @@ KvOverlapOpt = typer.Option(True, "--kv-overlap/--kv-serial", help="hide PCIe tr
                                                                    "(max) or add them (sum)")
 KvBlockOpt = typer.Option(None, "--kv-block", help="paged KV cache: tokens per block (vLLM: 16)")
 MlaDecodeOpt = typer.Option("absorbed", "--mla-decode", help="MLA decode form: absorbed or decompressed")
+PaddedBatchOpt = typer.Option(None, "--padded-batch", help="static batch shape the runtime decodes at, padding the "
+                                                          "batch up to it (tt-metal: 32 users)")
 PrefillChunkOpt = typer.Option(None, "--prefill-chunk", help="prefill in chunks of N tokens (chunked prefill, as "
                                                              "vLLM and TensorRT-LLM run it); default: one pass")
 ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
@@ -124,6 +126,7 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                  prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                  mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
+                 padded_batch: Optional[int] = PaddedBatchOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
     kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
@@ -131,7 +134,7 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
-                    mlp_weights_dtype=mlp_weights_dtype,
+                    mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     if as_json:
         _print_json(est.to_dict())
@@ -158,6 +161,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
                 prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                 mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
+                padded_batch: Optional[int] = PaddedBatchOpt,
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
@@ -170,7 +174,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
-                    mlp_weights_dtype=mlp_weights_dtype,
+                    mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
                     moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:

@@ -43,7 +43,7 @@ from infersim.cost.chunked_prefill import (PrefillChunks, chunks_pipelined, pref
                                            sum_rows)
 from infersim.cost.collectives import collective_seconds
 from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence, weight_bytes
-from infersim.cost.ops import Op, forward_ops, mean_of
+from infersim.cost.ops import Op, forward_ops, mean_of, pad_decode_ops
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
 from infersim.cost.placement import Placement, place
@@ -123,6 +123,7 @@ class Estimate:
     kv_cache: dict[str, Any] | None = None  # the KV-cache policy (specs/kvcache.py); None: all of it on the device
     prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: the prompt in one pass
     mlp_weights_dtype: str | None = None  # the MLP and expert weights' format, when not weights_dtype
+    padded_batch: int | None = None  # the static batch shape decode runs at when it pads the batch up to it
 
     @property
     def layout_description(self) -> str:
@@ -379,7 +380,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              ssm_state_dtype: str | None = None, kv_budget: KVBudget | None = None,
              kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
              mla_absorb: bool = True, prefill_chunk_tokens: int | None = None,
-             mlp_weights_dtype: str | None = None) -> Estimate:
+             mlp_weights_dtype: str | None = None, padded_batch: int | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -397,7 +398,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     `kv_offload` holds part of it in host memory read over PCIe, `kv_block_tokens` allocates it in pages
     of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step.
     `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring). `mlp_weights_dtype`
-    stores the MLP and expert weights in another format than the rest (tt-metal's bfp4 MLPs)."""
+    stores the MLP and expert weights in another format than the rest (tt-metal's bfp4 MLPs). `padded_batch`
+    is the static batch shape a runtime decodes whatever the batch (`pad_decode_ops`)."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
@@ -439,6 +441,11 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         raise InfersimError(f"decode_tokens must be at least 1, got {decode_tokens}")
     if prefill_chunk_tokens is not None and prefill_chunk_tokens < 1:
         raise InfersimError(f"--prefill-chunk must be at least 1 token, got {prefill_chunk_tokens}")
+    if padded_batch is not None and padded_batch < batch:
+        raise InfersimError(f"--padded-batch ({padded_batch}) must be at least the batch ({batch}): a runtime pads "
+                            f"a batch up to its compiled shape")
+    if padded_batch is not None and padded_batch > batch and (layout.dp > 1 or layout.pp > 1):
+        raise InfersimError("--padded-batch is modelled for one replica without a pipeline (dp = pp = 1)")
     chunk = prefill_chunk_tokens if prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens else None
     if chunk is not None and layout.cp > 1:
         raise InfersimError("chunked prefill (--prefill-chunk) and context parallelism (--cp) split the prompt two "
@@ -464,6 +471,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     steps = np.arange(p, p + max(o - 1, 1), dtype=float)
     decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout,
                              new_tokens=decode_tokens)
+    if padded_batch is not None and padded_batch > batch:
+        padded = forward_ops(model, micro.model_copy(update={"batch": padded_batch}), "decode", cached_tokens=steps,
+                             graph=graph, layout=layout, new_tokens=decode_tokens)
+        decode_ops = pad_decode_ops(decode_ops, padded)
 
     weights = device_weight_bytes(model, workload.weights_dtype, layout, workload.mlp_weights_dtype)
     if sys_spec is not None and weights > device.capacity_bytes:
@@ -546,4 +557,5 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         ssm_state_dtype=workload.ssm_state_dtype,
         kv_cache=workload.kv.model_dump() if workload.kv != KVCache() else None,
         prefill_chunk_tokens=chunks.tokens if chunks else None,
+        padded_batch=padded_batch if padded_batch is not None and padded_batch > batch else None,
     )

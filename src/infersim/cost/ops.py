@@ -792,6 +792,20 @@ def forward_ops(model: ModelSpec, workload: Workload, phase: Phase, cached_token
     return ops
 
 
+def pad_decode_ops(real: list[Op], padded: list[Op]) -> list[Op]:
+    """A decode step a static-shape runtime runs at a padded batch (tt-metal's demos decode 32 users whatever
+    the batch: the Galaxy's batch-1 and batch-32 steps both take 14 ms, llama3_70b_galaxy PERF.md): the
+    matmuls, norms, collectives and sampling over the padded rows, the ops that read or write each
+    sequence's cache or state (attention, the cache write, an SSM's scan, host transfers) over the real
+    sequences only. `real` and `padded` are the same pass built at the two batch sizes."""
+    if [op.name for op in real] != [op.name for op in padded]:
+        raise ValueError("the real and padded passes must be the same ops")
+
+    def per_sequence(op: Op) -> bool:
+        return op.kind in ("attention", "transfer", "scan") or bool(np.any(op.cost.kv_bytes))
+    return [r if per_sequence(r) else p for r, p in zip(real, padded)]
+
+
 def total_cost(ops: list[Op]) -> Cost:
     """The pass's cost: each op's cost times its count, summed."""
     total = Cost()
