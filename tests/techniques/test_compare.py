@@ -56,3 +56,15 @@ def test_unknown_technique_and_cli(cli):
     assert code == 0 and json.loads(out)[0]["technique"] == "baseline"
     code, out, err = cli("techniques", "-m", "llama-3.1-8b", "-d", "h100-sxm", "-t", "magic")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_a_lean_mlp_and_a_chunked_prefill_change_what_fits_at_a_long_prompt():
+    rows = {r.technique: r for r in compare_techniques("llama-3.1-8b", ["h100-sxm"], prompt_tokens=32_768,
+                                                       output_tokens=8,
+                                                       techniques=["int4 MLP weights", "chunked prefill"])}
+    base = rows["baseline"]
+    # int4 MLP: less to stream each step and more room; chunks: the same step, but one chunk's activations
+    assert rows["int4 MLP weights"].tpot_seconds < base.tpot_seconds
+    assert rows["int4 MLP weights"].memory_bytes < base.memory_bytes
+    assert rows["chunked prefill"].tpot_seconds == base.tpot_seconds
+    assert rows["chunked prefill"].max_batch > base.max_batch

@@ -62,7 +62,7 @@ def _no_attention(model: ModelSpec) -> InfersimError:
                          f"stays the same size)")
 
 
-def _format(name: str, what: str, **change: str) -> Technique:
+def _format(name: str, what: str, **change: Any) -> Technique:
     def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
         if "kv_dtype" in change and not model.num_attention_layers:
             raise _no_attention(model)
@@ -102,16 +102,22 @@ def _speculative(name: str, what: str, drafter: dict[str, Any], draft_tokens: in
     return run
 
 
+CHUNK_TOKENS = 2048  # an illustrative chunk (a serving engine's is its token budget per step, vLLM's --max-num-batched-tokens)
 TECHNIQUES: dict[str, Technique] = {
     "fp8 weights": _format("fp8 weights", "weights stored in fp8; W8A8 where the device computes in fp8, else "
                            "dequantized", weights_dtype="fp8"),
     "int4 weights": _format("int4 weights", "weight-only int4, dequantized to the activation format",
                             weights_dtype="int4"),
+    "int4 MLP weights": _format("int4 MLP weights", "MLP and expert weights in int4-g128 (GPTQ-style), attention "
+                                "weights kept", mlp_weights_dtype="int4-g128"),
     "fp8 KV cache": _format("fp8 KV cache", "keys and values stored in fp8", kv_dtype="fp8"),
     "int4 KV cache": _format("int4 KV cache", "keys and values stored in 4 bits", kv_dtype="int4"),
     "attention as MHA": _kv_heads("attention as MHA", "every query head with its own key/value head",
                                   lambda m: m.num_attention_heads),
     "attention as MQA": _kv_heads("attention as MQA", "one key/value head shared by all query heads", lambda m: 1),
+    "chunked prefill": _format("chunked prefill", f"the prompt prefilled in chunks of {CHUNK_TOKENS:,} tokens: one "
+                               "chunk's activations, the weights read once per chunk",
+                               prefill_chunk_tokens=CHUNK_TOKENS),
     "speculative: EAGLE": _speculative("speculative: EAGLE", "a one-layer EAGLE head drafts 3 tokens per step",
                                        {"kind": "eagle"}, 3),
     "speculative: n-gram": _speculative("speculative: n-gram", "prompt-lookup drafts of 4 tokens, verified at once",
