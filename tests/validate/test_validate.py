@@ -363,6 +363,8 @@ def test_tenstorrent_rows_run_on_the_chips_they_state(published):
     assert all(c.device == "tenstorrent-wormhole" for c in cases.values())
     assert all(published[i].status == SCORED for i in cases)
     assert abs(published["W1a"].error) < 0.15
+    # the CCL report's 8-chip collectives, timed by the alpha-beta model on the system's fitted link figures
+    assert all(abs(published[i].error) < 0.25 for i in cases if i.startswith("W7"))
 
 
 def test_spec_bench_rows_of_measured_implementations_within_20_percent(published):

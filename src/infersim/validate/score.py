@@ -251,6 +251,8 @@ def _predict_collective(case: Case) -> tuple[float, list[str]]:
     kind, size = case.shape["collective"], float(case.shape["bytes"])
     time = collective_seconds(kind, size, system)
     note = f"{time.algorithm} {kind} on {system.id} ({system.device_count} x {system.device})"
+    if case.metric == "seconds":
+        return time.seconds, [note]
     return bus_bytes_per_s(kind, size, time.seconds, system.device_count), [note]
 
 
