@@ -7,6 +7,12 @@ import pytest
 from infersim.specs.catalog import load_device, load_model
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_catalog(tmp_path_factory, monkeypatch):
+    """Tests never see the calibrated devices of whoever runs them (~/.infersim/devices)."""
+    monkeypatch.setenv("INFERSIM_HOME", str(tmp_path_factory.getbasetemp() / "infersim-home"))
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `infersim ARGS...` in-process: returns (exit code, stdout, stderr)."""
