@@ -370,6 +370,28 @@ def _resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec |
     return dev, switch_of(dev, devices)
 
 
+def _check_pass_options(layout: Layout, batch: int, prompt_tokens: int, microbatches: int | None,
+                        decode_tokens: int, prefill_chunk_tokens: int | None, padded_batch: int | None) -> int | None:
+    """Refuse options that cannot describe a pass (one line each); the prefill chunk that applies (None when
+    the prompt fits one chunk)."""
+    if microbatches is not None and microbatches < 1:
+        raise InfersimError(f"--microbatches must be at least 1, got {microbatches}")
+    if decode_tokens < 1:
+        raise InfersimError(f"decode_tokens must be at least 1, got {decode_tokens}")
+    if prefill_chunk_tokens is not None and prefill_chunk_tokens < 1:
+        raise InfersimError(f"--prefill-chunk must be at least 1 token, got {prefill_chunk_tokens}")
+    if padded_batch is not None and padded_batch < batch:
+        raise InfersimError(f"--padded-batch ({padded_batch}) must be at least the batch ({batch}): a runtime pads "
+                            f"a batch up to its compiled shape")
+    if padded_batch is not None and padded_batch > batch and (layout.dp > 1 or layout.pp > 1):
+        raise InfersimError("--padded-batch is modelled for one replica without a pipeline (dp = pp = 1)")
+    chunk = prefill_chunk_tokens if prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens else None
+    if chunk is not None and layout.cp > 1:
+        raise InfersimError("chunked prefill (--prefill-chunk) and context parallelism (--cp) split the prompt two "
+                            "ways; give one of them")
+    return chunk
+
+
 def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, batch: int = 1,
              prompt_tokens: int = 1024, output_tokens: int = 256, weights_dtype: str | None = None,
              kv_dtype: str | None = None, activations_dtype: str | None = None, runtime: str | None = None,
@@ -435,21 +457,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
         raise InfersimError(f"the layout {layout.describe()} needs {layout.devices} devices; give --system or "
                             f"--devices {layout.devices}")
     groups = groups_for(sys_spec, layout) if sys_spec is not None else None
-    if microbatches is not None and microbatches < 1:
-        raise InfersimError(f"--microbatches must be at least 1, got {microbatches}")
-    if decode_tokens < 1:
-        raise InfersimError(f"decode_tokens must be at least 1, got {decode_tokens}")
-    if prefill_chunk_tokens is not None and prefill_chunk_tokens < 1:
-        raise InfersimError(f"--prefill-chunk must be at least 1 token, got {prefill_chunk_tokens}")
-    if padded_batch is not None and padded_batch < batch:
-        raise InfersimError(f"--padded-batch ({padded_batch}) must be at least the batch ({batch}): a runtime pads "
-                            f"a batch up to its compiled shape")
-    if padded_batch is not None and padded_batch > batch and (layout.dp > 1 or layout.pp > 1):
-        raise InfersimError("--padded-batch is modelled for one replica without a pipeline (dp = pp = 1)")
-    chunk = prefill_chunk_tokens if prefill_chunk_tokens is not None and prefill_chunk_tokens < prompt_tokens else None
-    if chunk is not None and layout.cp > 1:
-        raise InfersimError("chunked prefill (--prefill-chunk) and context parallelism (--cp) split the prompt two "
-                            "ways; give one of them")
+    chunk = _check_pass_options(layout, batch, prompt_tokens, microbatches, decode_tokens, prefill_chunk_tokens,
+                                padded_batch)
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
