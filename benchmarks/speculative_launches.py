@@ -569,6 +569,20 @@ def measure_plain(layers, dtype, prompt, steps, warmup, attn="eager", shape=None
 # EAGLE-1
 # --------------------------------------------------------------------------------------------------
 
+def _wall_settings(args, shape: dict, layers) -> dict:
+    """The timing settings every host-time mode records: threads, format, shape, depths, steps and runs."""
+    return {"threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
+            "head_dim": shape["hidden_size"] // shape["num_attention_heads"], "layers": layers,
+            "prompt_tokens": args.prompt_tokens, "steps_per_run": args.wall_steps,
+            "warmup_steps_dropped": args.wall_warmup, "runs_per_point": args.wall_repeats,
+            "grad_mode": "torch.inference_mode"}
+
+
+def _timed_run_settings(shape: dict) -> dict:
+    """What the generate-driven modes (assisted, lookahead) add: one warm-up run, an EOS outside the vocabulary."""
+    return {"warmup_runs": 1, "eos_token_id": f"{shape['vocab_size']} (never drawn; the EOS checks run)"}
+
+
 def _machine() -> dict:
     """The measuring machine, for a report's settings."""
     return {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__}
@@ -1005,11 +1019,7 @@ def measure_wall(args) -> dict:
                 "same phases the launch profile labels (bookkeeping = step - other parts)",
         **_run_stamp(),
         "settings": {
-            "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
-            "head_dim": shape["hidden_size"] // shape["num_attention_heads"],
-            "layers": layers, "prompt_tokens": args.prompt_tokens,
-            "steps_per_run": args.wall_steps, "warmup_steps_dropped": args.wall_warmup,
-            "runs_per_point": args.wall_repeats, "grad_mode": "torch.inference_mode",
+            **_wall_settings(args, shape, layers),
             "eagle_tree": "eagle.model.choices.mc_sim_7b_63 (draft top-k 10, depth 5)",
             "medusa_tree": "mc_sim_7b_63 sparse, 4 heads, top-10",
             "plain": "generate(do_sample=False), eager attention; step = forward start to next "
@@ -1377,13 +1387,8 @@ def measure_wall_assisted(args) -> tuple[str, dict, dict]:
     times = dict(times)
     fit_us, at = _assisted_fits_and_ratios(times, args.layers)
     settings = {
-        "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
-        "head_dim": shape["hidden_size"] // shape["num_attention_heads"], "layers": args.layers,
-        "prompt_tokens": args.prompt_tokens,
+        **_wall_settings(args, shape, args.layers), **_timed_run_settings(shape),
         "prompt": f"{period} random token ids (seed 1234, from 3 up) repeated to {args.prompt_tokens}",
-        "steps_per_run": args.wall_steps, "warmup_steps_dropped": args.wall_warmup,
-        "runs_per_point": args.wall_repeats, "warmup_runs": 1, "grad_mode": "torch.inference_mode",
-        "eos_token_id": f"{shape['vocab_size']} (never drawn; the EOS checks run)",
         "step": "one target verify: start of candidate generation to the next start (steps "
                 "1+warmup .. steps-1 of steps+1 begun; step 0 holds the prefills); plain as in "
                 "--wall: forward start to next forward start",
@@ -1817,13 +1822,8 @@ def measure_wall_lookahead(args) -> tuple[dict, dict]:
         fwd_check["fit_us_a_plus_b_L"] = {
             n: fit_line(args.layers, [fwd[str(L)][n] for L in args.layers]) for n in fwd[str(args.layers[0])]}
     settings = {
-        "threads": torch.get_num_threads(), "dtype": args.wall_dtype, "shape": shape,
-        "head_dim": shape["hidden_size"] // shape["num_attention_heads"], "layers": args.layers,
-        "prompt_tokens": args.prompt_tokens,
+        **_wall_settings(args, shape, args.layers), **_timed_run_settings(shape),
         "prompt": f"{args.prompt_tokens} random token ids (seed 1234, from 3 up), as --wall",
-        "steps_per_run": args.wall_steps, "warmup_steps_dropped": args.wall_warmup,
-        "runs_per_point": args.wall_repeats, "warmup_runs": 1, "grad_mode": "torch.inference_mode",
-        "eos_token_id": f"{shape['vocab_size']} (never drawn; the EOS checks run)",
         "lade_config": {**LADE_CONFIG, "ALWAYS_FWD_ONE": "1 (lade default)",
                         "GUESS_SIZE": f"LEVEL - 1 = {LADE_CONFIG['LEVEL'] - 1} tokens per n-gram guess"},
         "lade_config_source": "Spec-Bench eval.sh: inference_lookahead --level 5 --window 7 --guess 7; "
