@@ -2067,6 +2067,8 @@ def main(argv=None) -> int:
     if args.wall_lookahead:
         return _wall_lookahead_main(args)
     if args.wall:
+        if len(set(args.layers)) < 2:
+            parser.error("--wall fits a + b·L per part: give at least two depths with --layers")
         wall = measure_wall(args)
         report = {}
         if args.out and os.path.exists(args.out):
