@@ -111,6 +111,28 @@ def _kv_options(budget: Optional[str], sinks: Optional[int], eviction: str, offl
                 mla_decode=mla_decode)
 
 
+def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt: int, output: int,
+                           weights_dtype: Optional[str], kv_dtype: Optional[str], activations_dtype: Optional[str],
+                           runtime: Optional[str], calibration: Optional[str], system: Optional[str],
+                           devices: Optional[int], tp: Optional[int], pp: Optional[int], dp: Optional[int],
+                           ep: Optional[int], cp: Optional[int], overlap: bool, microbatches: Optional[int],
+                           kv_budget: Optional[str], kv_sinks: Optional[int], kv_eviction: str,
+                           kv_offload: Optional[str], kv_fetch: Optional[int], kv_score_channels: int,
+                           kv_offload_dtype: Optional[str], kv_overlap: bool, kv_block: Optional[int],
+                           mla_decode: str, prefill_chunk: Optional[int], moe_imbalance: float,
+                           mlp_weights_dtype: Optional[str], padded_batch: Optional[int],
+                           ssm_state_dtype: Optional[str]) -> Any:
+    """The one estimate `estimate` and `explain` make from the options they share."""
+    kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
+                     kv_overlap, kv_block, mla_decode)
+    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
+                    calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
+                    overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
+                    mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
+                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
+    return est
+
+
 @app.command("estimate")
 def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
                  prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
@@ -129,13 +151,8 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  padded_batch: Optional[int] = PaddedBatchOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
-    kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
-                     kv_overlap, kv_block, mla_decode)
-    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
-                    overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
-                    mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
-                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
+    # the parameters alone are the local names so far: pass the shared ones on by name
+    est = _estimate_from_options(**{k: v for k, v in locals().items() if k != "as_json"})
     if as_json:
         _print_json(est.to_dict())
         return
@@ -165,17 +182,12 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
+    options = {k: v for k, v in locals().items() if k not in ("phase", "as_json")}  # the parameters, first
     from infersim.errors import InfersimError
 
     if phase not in ("prefill", "decode", "both"):
         raise InfersimError(f"unknown phase '{phase}': choose prefill, decode or both")
-    kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
-                     kv_overlap, kv_block, mla_decode)
-    est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
-                    calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
-                    overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
-                    mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
-                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
+    est = _estimate_from_options(**options)
     phases = ("prefill", "decode") if phase == "both" else (phase,)
     if as_json:
         _print_json([op for op in est.to_dict()["ops"] if op["phase"] in phases])
