@@ -61,6 +61,10 @@ KvOverlapOpt = typer.Option(True, "--kv-overlap/--kv-serial", help="hide PCIe tr
                                                                    "(max) or add them (sum)")
 KvBlockOpt = typer.Option(None, "--kv-block", help="paged KV cache: tokens per block (vLLM: 16)")
 MlaDecodeOpt = typer.Option("absorbed", "--mla-decode", help="MLA decode form: absorbed or decompressed")
+DecodeAttentionOpt = typer.Option("grouped", "--decode-attention",
+                                  help="how decode reads a GQA/MQA cache: grouped (each KV head once: "
+                                       "FlashDecoding, XQA) or per-query-head (TensorRT-LLM's masked MHA "
+                                       "kernel, before XQA)")
 PaddedBatchOpt = typer.Option(None, "--padded-batch", help="static batch shape the runtime decodes at, padding the "
                                                           "batch up to it (tt-metal: 32 users)")
 PrefillChunkOpt = typer.Option(None, "--prefill-chunk", help="prefill in chunks of N tokens (chunked prefill, as "
@@ -99,16 +103,17 @@ def _estimate(model: str, device: Optional[str], batch: int, prompt: int, output
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
                     weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
                     runtime=runtime, calibration=calibration, kv_budget=kv.budget, kv_offload=kv.offload,
-                    kv_block_tokens=kv.block_tokens, mla_absorb=kv.mla_absorbed, **parallel)
+                    kv_block_tokens=kv.block_tokens, mla_absorb=kv.mla_absorbed,
+                    kv_query_head_reads=kv.query_head_reads, **parallel)
 
 
 def _kv_options(budget: Optional[str], sinks: Optional[int], eviction: str, offload: Optional[str],
                 fetch: Optional[int], score_channels: int, offload_dtype: Optional[str], overlap: bool,
-                block: Optional[int], mla_decode: str) -> dict[str, Any]:
-    """The --kv-* and --mla-decode options as `kvcache.kv_cache_from_options` takes them."""
+                block: Optional[int], mla_decode: str, decode_attention: str) -> dict[str, Any]:
+    """The --kv-*, --mla-decode and --decode-attention options as `kvcache.kv_cache_from_options` takes them."""
     return dict(budget=budget, sinks=sinks, eviction=eviction, offload=offload, fetch_tokens=fetch,
                 score_channels=score_channels, offload_dtype=offload_dtype, overlap=overlap, block_tokens=block,
-                mla_decode=mla_decode)
+                mla_decode=mla_decode, decode_attention=decode_attention)
 
 
 def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt: int, output: int,
@@ -119,12 +124,13 @@ def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt
                            kv_budget: Optional[str], kv_sinks: Optional[int], kv_eviction: str,
                            kv_offload: Optional[str], kv_fetch: Optional[int], kv_score_channels: int,
                            kv_offload_dtype: Optional[str], kv_overlap: bool, kv_block: Optional[int],
-                           mla_decode: str, prefill_chunk: Optional[int], moe_imbalance: float,
+                           mla_decode: str, decode_attention: str, prefill_chunk: Optional[int],
+                           moe_imbalance: float,
                            mlp_weights_dtype: Optional[str], padded_batch: Optional[int],
                            ssm_state_dtype: Optional[str]) -> Any:
     """The one estimate `estimate` and `explain` make from the options they share."""
     kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
-                     kv_overlap, kv_block, mla_decode)
+                     kv_overlap, kv_block, mla_decode, decode_attention)
     est = _estimate(model, device, batch, prompt, output, weights_dtype, kv_dtype, activations_dtype, runtime,
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
@@ -146,7 +152,7 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
                  kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
                  kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                  kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                 prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
+                 decode_attention: str = DecodeAttentionOpt, prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                  mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
                  padded_batch: Optional[int] = PaddedBatchOpt,
                  ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
@@ -176,7 +182,7 @@ def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, b
                 kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
                 kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
+                decode_attention: str = DecodeAttentionOpt, prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                 mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
                 padded_batch: Optional[int] = PaddedBatchOpt,
                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:

@@ -83,6 +83,8 @@ BAD = [
      "unknown number format 'fp5'"),
     (("estimate", "-m", "llama-3.1-8b", "-d", "cerebras-wse-3", "--kv-offload", "0.5"), "no PCIe host link"),
     (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--kv-block", "0"), "block_tokens"),
+    (("explain", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--decode-attention", "per-head"),
+     "choose grouped or per-query-head"),
 ]
 
 

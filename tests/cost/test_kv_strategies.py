@@ -155,3 +155,35 @@ def test_mla_decode_absorbed_against_decompressed():
 def test_offload_needs_a_host_link():
     with pytest.raises(InfersimError, match="no PCIe host link"):
         estimate(LLAMA, "cerebras-wse-3", kv_offload=KVOffload(fraction=0.5))
+
+
+def test_per_query_head_reads_multiply_the_decode_cache_traffic_by_the_group_by_hand():
+    cached = 4095.0  # 4,096 tokens; Llama-3.1-8B: 32 query heads over 8 key/value heads, groups of 4
+    grouped = _ops(Workload(kv_dtype="fp8"), cached)
+    per_head = _ops(Workload(kv_dtype="fp8", kv=KVCache(query_head_reads=True)), cached)
+    for name in ("attn_score", "attn_value"):
+        assert per_head[name].cost.kv_bytes == pytest.approx(4 * grouped[name].cost.kv_bytes)
+        assert grouped[name].cost.kv_bytes == pytest.approx(4096 * 8 * 128 * 1)  # one fp8 read per KV head
+    # the weights and the prefill are untouched
+    assert per_head["qkv_proj"].cost == grouped["qkv_proj"].cost
+    prefill = {op.name: op for op in forward_ops(load_model(LLAMA), Workload(kv=KVCache(query_head_reads=True)),
+                                                 "prefill")}
+    plain = {op.name: op for op in forward_ops(load_model(LLAMA), Workload(), "prefill")}
+    assert prefill["attn_score"].cost == plain["attn_score"].cost
+
+
+def test_per_query_head_reads_change_nothing_for_multi_head_attention():
+    grouped = _ops(Workload(), 2047.0, "llama-2-7b")  # 32 query heads, 32 key/value heads
+    per_head = _ops(Workload(kv=KVCache(query_head_reads=True)), 2047.0, "llama-2-7b")
+    assert total_cost(list(per_head.values())) == total_cost(list(grouped.values()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 256), prompt=st.integers(1, 8192), model=st.sampled_from([LLAMA, "llama-2-70b"]))
+def test_reading_the_cache_per_query_head_is_never_faster(batch, prompt, model):
+    common = dict(batch=batch, prompt_tokens=prompt, output_tokens=8, weights_dtype="fp8", kv_dtype="fp8")
+    grouped = estimate(model, "h100-sxm", **common)
+    per_head = estimate(model, "h100-sxm", kv_query_head_reads=True, **common)
+    assert per_head.tpot_seconds >= grouped.tpot_seconds
+    assert per_head.ttft_seconds == grouped.ttft_seconds  # prefill attention is grouped either way
+    assert per_head.memory.total_bytes == grouped.memory.total_bytes  # same cache, read more often

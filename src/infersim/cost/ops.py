@@ -356,8 +356,10 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     prefill reads the keys and values it just decompressed). Essay A1: intensity ST/(S+T).
 
     Decode reads the D device tokens at b_kv and the F fetched ones at the host format's bytes, and
-    dequantizes what is quantized: DEQUANT_FLOPS_PER_ELEMENT per element read. H2O adds its fp32
-    accumulated scores, read and rewritten: 2·B·H·A·4 bytes.
+    dequantizes what is quantized: DEQUANT_FLOPS_PER_ELEMENT per element read. With
+    `KVCache.query_head_reads` each of the H/H_kv query heads of a group reads (and dequantizes) its
+    key/value head's cache itself: H/H_kv times those bytes. H2O adds its fp32 accumulated scores, read
+    and rewritten: 2·B·H·A·4 bytes.
 
     Context parallelism (cp devices): in prefill each device's P/cp queries meet every one of the P keys
     as the blocks pass round the ring; in decode each device holds 1/cp of every cache and attends to it.
@@ -379,6 +381,8 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
         token_bytes = device * c.kv_b + fetched * c.host_kv_b
         dequantized = (device if c.phase == "decode" else device - b * t * cp) * c.kv_dequant + (
             fetched * c.host_kv_dequant)
+        if c.phase == "decode" and c.kv.query_head_reads:  # one read of the cache per query head
+            token_bytes, dequantized = token_bytes * heads / kv_heads, dequantized * heads / kv_heads
     else:
         token_bytes = tokens * c.act_b
     key_bytes, value_bytes = token_bytes * key_width, token_bytes * value_width

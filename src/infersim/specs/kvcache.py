@@ -25,6 +25,14 @@ per sequence and layer:
   over sequence lengths, at most b − 1 tokens).
 - **MLA decode**: absorbed (W_UK folded into the query, W_UV into the output: attention runs on the
   latent) or decompressed (kv_up_proj rebuilds every cached token's keys and values each step).
+- **Decode reads under GQA/MQA**: a grouped kernel (FlashDecoding, FlashInfer, TensorRT-LLM's XQA) loads
+  each key/value head's cache once for its whole group of H/H_kv query heads. TensorRT-LLM's masked
+  multi-head attention kernel runs "a single CUDA thread-block per head" (docs/source/advanced/gpt-attention.md),
+  so each query head loads its key/value head's cache again: H/H_kv times the cache traffic and its
+  dequantization (`query_head_reads`). It was TensorRT-LLM's only generation kernel before XQA (v0.8,
+  2024), and XQA needs a paged cache (64/128-token blocks, same document); the XQA blog
+  (docs/source/blogs/XQA-kernel.md @585c756) measured 2.4x the Llama-70B throughput on one H200 at
+  128/2048 tokens with it.
 
 Everything here works on numbers and numpy arrays of token counts alike (one entry per decode step).
 """
@@ -45,6 +53,7 @@ from infersim.specs.model import ModelSpec
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 STREAMING_SINKS = 4  # StreamingLLM keeps the first 4 tokens as attention sinks (arXiv 2309.17453 §3.2)
 H2O_SCORE_BYTES = 4  # H2O's accumulated attention per query head and kept token, fp32
+DECODE_ATTENTION_FORMS = ("grouped", "per-query-head")  # how decode reads a GQA/MQA cache (module docstring)
 
 
 class KVBudget(BaseModel):
@@ -122,14 +131,17 @@ class KVOffload(BaseModel):
 
 
 class KVCache(BaseModel):
-    """The KV-cache policy of a workload: budget, offload, paging and MLA's decode form (all optional:
-    the default is the whole cache on the device, allocated exactly, MLA absorbed)."""
+    """The KV-cache policy of a workload: budget, offload, paging, MLA's decode form and whether decode
+    reads the cache per query head (all optional: the default is the whole cache on the device, allocated
+    exactly, MLA absorbed, each key/value head read once per step)."""
 
     model_config = _FROZEN
     budget: KVBudget | None = None
     offload: KVOffload | None = None
     block_tokens: PositiveInt | None = Field(None, description="paged allocation: tokens per block")
     mla_absorbed: bool = True
+    query_head_reads: bool = Field(False, description="decode loads each KV head's cache once per query head "
+                                   "(TensorRT-LLM's masked MHA kernel), not once per group")
 
     # ---- token counts per sequence and layer (module docstring) -----------------------------------
     def kept_tokens(self, model: ModelSpec, tokens):
@@ -197,6 +209,8 @@ class KVCache(BaseModel):
             parts.append(f"paged, {self.block_tokens}-token blocks")
         if not self.mla_absorbed:
             parts.append("MLA decompressed")
+        if self.query_head_reads:
+            parts.append("cache read per query head")
         return "; ".join(parts) or "whole cache on the device"
 
 
@@ -228,11 +242,14 @@ def policy_error(exc: ValidationError) -> InfersimError:
 def kv_cache_from_options(*, budget: str | None = None, sinks: int | None = None, eviction: str = "streaming",
                           offload: str | None = None, fetch_tokens: int | None = None, score_channels: int = 0,
                           offload_dtype: str | None = None, overlap: bool = True, block_tokens: int | None = None,
-                          mla_decode: str = "absorbed") -> KVCache:
+                          mla_decode: str = "absorbed", decode_attention: str = "grouped") -> KVCache:
     """A `KVCache` from the CLI's options (amounts as `share_or_tokens` reads them); every problem is one
     `InfersimError` line."""
     if mla_decode not in ("absorbed", "decompressed"):
         raise InfersimError(f"unknown MLA decode form '{mla_decode}': choose absorbed or decompressed")
+    if decode_attention not in DECODE_ATTENTION_FORMS:
+        raise InfersimError(f"unknown decode attention '{decode_attention}': choose "
+                            f"{' or '.join(DECODE_ATTENTION_FORMS)}")
     if budget is None and sinks is not None:
         raise InfersimError("--kv-sinks needs a --kv-budget (the sinks are part of the budget)")
     try:
@@ -248,6 +265,7 @@ def kv_cache_from_options(*, budget: str | None = None, sinks: int | None = None
         elif fetch_tokens is not None or score_channels or offload_dtype is not None:
             raise InfersimError("--kv-fetch, --kv-score-channels and --kv-offload-dtype need --kv-offload")
         return KVCache(budget=kv_budget, offload=kv_offload, block_tokens=block_tokens,
-                       mla_absorbed=mla_decode == "absorbed")
+                       mla_absorbed=mla_decode == "absorbed",
+                       query_head_reads=decode_attention == "per-query-head")
     except ValidationError as exc:
         raise policy_error(exc) from None
