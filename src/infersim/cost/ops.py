@@ -173,6 +173,7 @@ class Op:
     axis: str | None = None  # the parallel axis whose group runs the collective: tp, ep, cp
     gemm_inner: float = 0.0  # k of each GEMM (d_qk of attention's score product; 0 where not fixed)
     gemm_cols: float = 0.0  # n of each GEMM (d_v of attention's value product; 0 where not fixed)
+    kv_streams: float = 0.0  # decode attention: (sequence, key/value head) pairs reading the cache (0 otherwise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,9 +397,12 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
         score = Cost(flops=score_flops, kv_bytes=scores, activation_bytes=q_bytes + key_bytes)
         value = Cost(flops=value_flops, activation_bytes=o_bytes + value_bytes)
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
+    streams = b * kv_heads if c.phase == "decode" and from_cache else 0.0  # for Efficiency's per-stream cap
     ops = [
-        Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1, gemm_inner=d_qk),
-        Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0, gemm_cols=d_v),  # fused with score
+        Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1, gemm_inner=d_qk,
+           kv_streams=streams),
+        Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0, gemm_cols=d_v,  # fused with score
+           kv_streams=streams),
     ]
     if cp > 1 and c.phase == "prefill":  # ring attention: pass this device's key/value block on, cp − 1 times
         block = b * t * (key_width + value_width) * c.kv_b

@@ -2,6 +2,7 @@
 
     t_compute = (FLOPs + dequantization FLOPs) / (peak FLOP/s · compute fraction · u)
     t_memory  = Σ_classes bytes_class · seconds_per_byte_class      (placement.py)
+                decode attention: at least KV bytes / (streams · r_stream)
     t_op      = max(t_compute, t_memory) + launches · kernel overhead
 
 The binding limit is whichever term is largest: compute, memory, or the fixed overhead
@@ -10,6 +11,10 @@ A matmul whose stored weight format the device does not multiply in natively (`m
 dequantizes each weight element it reads: DEQUANT_FLOPS_PER_ELEMENT (2) per element, run at the same
 rate as the GEMM (fused dequantizing kernels such as Marlin do it in registers; no extra bytes). In
 decode the op stays memory bound; in a prefill of m rows it adds 1/m to the GEMM's 2·m FLOPs per weight.
+A decode attention kernel that gives each (sequence, key/value head) pair a bounded set of cores reads one
+pair's cache at no more than r_stream (`Efficiency.decode_attention_stream_bytes_per_s`), so B·H_kv streams
+cap its cache traffic at B·H_kv·r_stream: at batch 1 with one key/value head per chip (the Galaxy's Llama-70B)
+a long context is read far below the chip's bandwidth. Devices that set no r_stream have none.
 u is 1 except on a systolic device with a `matrix_unit`, where it is the array's utilisation by the
 op's GEMM shapes (cost/systolic.py: padding k and n to the array, and m rows streaming per weight tile).
 """
@@ -72,6 +77,8 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
     dequant = dequant_flops(op, device, activations_dtype)
     compute = (op.cost.flops + dequant) / flops_per_s
     memory = placement.memory_seconds(op.cost)
+    if op.kv_streams and eff.decode_attention_stream_bytes_per_s:
+        memory = np.maximum(memory, op.cost.kv_bytes / (op.kv_streams * eff.decode_attention_stream_bytes_per_s))
     overhead = op.launches * eff.kernel_overhead_seconds
     seconds = np.maximum(compute, memory) + overhead
     return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead), dequant)

@@ -71,6 +71,10 @@ class Efficiency(BaseModel):
     host_launch_seconds: NonNegativeFloat = Field(
         0.0, description="host time to launch one op eagerly; overlaps device time, binds when larger"
     )
+    decode_attention_stream_bytes_per_s: PositiveFloat | None = Field(
+        None, description="the most cache bytes/s decode attention reads for one (sequence, key/value head) pair, "
+                          "when the kernel gives each pair a bounded set of cores (tt-metal's FlashDecode: at most "
+                          "16); None: no such bound (split-KV kernels spread a pair over the whole device)")
     host_link_fraction: float = Field(
         HOST_LINK_FRACTION, gt=0, le=1,
         description="achieved / peak bytes/s over the PCIe host link (default: 54.8 of 64 GB/s host-to-device "
