@@ -141,6 +141,21 @@ gets its own venv, e.g. `pip install torch==2.13.0`, then `pip install transform
 
     python benchmarks/speculative_launches.py --wall-lookahead --layers 2 4 8 \
         --out data/measured/speculative-launches.json      # then again with --wall-lookahead-rerun
+
+EAGLE-2 (`--wall-eagle2`): the same host-time measurement for EAGLE-2's dynamic draft tree, and plain
+`generate` in the same environment.  Its code is not on PyPI: `--eagle2-src DIR` names a folder holding a
+package `eagle2` made of the files `EAGLE2_FILES` lists, written there verbatim from the repositories and
+commits it names (Spec-Bench's `model/eagle2/ea_model.py`, SafeAILab/EAGLE's EAGLE-2 `cnets.py`, `utils.py`,
+`modeling_llama_kv.py`, ...; their sha256 go into the JSON).  Spec-Bench's `ea_forward` calls
+`EaModel.eagenerate`, whose loop `eagle2_forward` runs with a step label (the same calls, checked token for
+token), with Spec-Bench's tree (`EAGLE2_TREE`: 60 tokens verified, depth 5 = 6 draft forwards a step,
+top-10); its parts are EAGLE-1's (draft = `ea_layer.topK_genrate`, verify = the base model and lm_head of
+`tree_decoding`, bookkeeping = the rest: `evaluate_posterior`, `update_inference_inputs`, ...).  It runs
+on transformers 4.36.2 (the EAGLE / Medusa venv).  Results go under "wall_clock_eagle2" of --out;
+`--wall-eagle2-rerun` stores a second run beside the first:
+
+    python benchmarks/speculative_launches.py --wall-eagle2 --eagle2-src /tmp/eagle2_src --layers 2 4 8 \
+        --out data/measured/speculative-launches.json      # then again with --wall-eagle2-rerun
 """
 
 from __future__ import annotations
@@ -494,15 +509,22 @@ class _NoTokenizer:
         return ""
 
 
+def _eagle_draft_config(workdir, shape=None) -> str:
+    """The path of the EAGLE draft head's config (EAGLE_DRAFT_CONFIG with the `shape` overrides), written
+    in `workdir`."""
+    path = os.path.join(workdir, "eagle_draft_config.json")
+    with open(path, "w") as f:
+        json.dump({**EAGLE_DRAFT_CONFIG, **(shape or {})}, f)
+    return path
+
+
 def build_eagle(layers, dtype, workdir, shape=None):
     """eagle-llm's `EaModel` around a random KV-cache Llama, with a random one-layer draft `Model`."""
     import eagle.model.ea_model as ea
     from eagle.model.modeling_llama_kv import LlamaForCausalLM as EagleLlama
 
     base = random_model(EagleLlama, llama_config(layers, shape=shape), dtype)
-    path = os.path.join(workdir, "eagle_draft_config.json")
-    with open(path, "w") as f:
-        json.dump({**EAGLE_DRAFT_CONFIG, **(shape or {})}, f)
+    path = _eagle_draft_config(workdir, shape)
     ea.AutoTokenizer = _NoTokenizer  # EaModel.__init__ loads the base model's tokenizer
     torch.manual_seed(1)
     model = ea.EaModel(base, "random-init", path).eval()  # its Model() gets nn.Linear's random init
@@ -592,6 +614,28 @@ def _run_stamp() -> dict:
     """The command line that produced a report, and the date."""
     return {"command": "python benchmarks/speculative_launches.py " + " ".join(sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d")}
+
+
+def _wall_inputs(args, prompt_tokens: int | None = None):
+    """The `--wall` shape, dtype and prompt (`prompt_tokens` random ids from 3 up, seed 1234; default
+    --prompt-tokens), on one thread: what every host-time mode times against."""
+    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
+    torch.set_num_threads(1)
+    torch.manual_seed(1234)
+    prompt = torch.randint(3, shape["vocab_size"], (1, prompt_tokens or args.prompt_tokens))
+    return shape, getattr(torch, args.wall_dtype), prompt
+
+
+def _fitted_run(times: dict, fit_us: dict, at: dict, *packages: str, **checks: dict) -> dict:
+    """A timed run's record: the command and date, the versions (python, torch, transformers and the
+    `packages`), the medians by method and depth, their a + b*L fits, the fits at L = 32 and 40, `checks`."""
+    import transformers
+    from importlib.metadata import version
+
+    environment = {"python": platform.python_version(), "torch": torch.__version__,
+                   "transformers": transformers.__version__, **{name: version(name) for name in packages}}
+    return {**_run_stamp(), "environment": environment, "results_us": times, "fit_us_a_plus_b_L": fit_us,
+            "at_layers_from_fits": at, **checks}
 
 
 def _finished(model, input_ids, input_len, new_token, max_length=None) -> bool:
@@ -939,13 +983,19 @@ def wall_loop(model, loop, prompt, steps, warmup, repeats, clock, **loop_kwargs)
     return wall_summary(out_rows, accepted)
 
 
-def wall_eagle(layers, dtype, prompt, steps, warmup, repeats, shape, workdir) -> dict:
-    model = build_eagle(layers, dtype, workdir, shape)
+def _eagle_clock(model) -> PhaseClock:
+    """A clock on the parts of an EAGLE (1 or 2) `EaModel`: draft = the draft head's tree expansion
+    `ea_layer.topK_genrate`, verify = the base model's `LlamaModel` and `lm_head`."""
     clock = PhaseClock()
     model.ea_layer.topK_genrate = clock.wrap(model.ea_layer.topK_genrate, "draft")
     clock.wrap_module(model.base_model.model, "verify")
     clock.wrap_module(model.base_model.lm_head, "verify")  # inside topK_genrate: draft
-    return wall_loop(model, eagle_forward, prompt, steps, warmup, repeats, clock)
+    return clock
+
+
+def wall_eagle(layers, dtype, prompt, steps, warmup, repeats, shape, workdir) -> dict:
+    model = build_eagle(layers, dtype, workdir, shape)
+    return wall_loop(model, eagle_forward, prompt, steps, warmup, repeats, _eagle_clock(model))
 
 
 def wall_medusa(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
@@ -962,11 +1012,7 @@ def wall_medusa(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
 def measure_wall(args) -> dict:
     """Median host time per step (us) of plain / EAGLE / Medusa, by part, with one thread and the
     tiny `shape`; the launch counts of the same models (profile mode) to turn us into launches."""
-    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
-    dtype = getattr(torch, args.wall_dtype)
-    torch.set_num_threads(1)
-    torch.manual_seed(1234)
-    prompt = torch.randint(3, shape["vocab_size"], (1, args.prompt_tokens))
+    shape, dtype, prompt = _wall_inputs(args)
     started = time.time()
     times: dict = collections.defaultdict(dict)
     counts: dict = collections.defaultdict(dict)
@@ -1365,12 +1411,9 @@ def measure_wall_assisted(args) -> tuple[str, dict, dict]:
     tiny `--wall` shape and one thread.  Returns (transformers version, settings, results)."""
     import transformers
 
-    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
-    dtype = getattr(torch, args.wall_dtype)
-    torch.set_num_threads(1)
-    torch.manual_seed(1234)
     period = args.wall_assisted_period  # a prompt that repeats: the n-gram lookups find matches
-    prompt = torch.randint(3, shape["vocab_size"], (1, period)).repeat(
+    shape, dtype, prompt = _wall_inputs(args, period)
+    prompt = prompt.repeat(
         1, -(-args.prompt_tokens // period))[:, :args.prompt_tokens]
     methods = args.wall_assisted_methods or [
         m for m in ASSISTED_METHODS if m != "pld" or _has_prompt_lookup()]
@@ -1409,15 +1452,7 @@ def measure_wall_assisted(args) -> tuple[str, dict, dict]:
                "and builds the generator with the default 2)",
         **_machine(),
     }
-    result = {
-        **_run_stamp(),
-        "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                        "transformers": transformers.__version__},
-        "results_us": times,
-        "fit_us_a_plus_b_L": fit_us,
-        "at_layers_from_fits": at,
-    }
-    return transformers.__version__, settings, result
+    return transformers.__version__, settings, _fitted_run(times, fit_us, at)
 
 
 def _rel_diffs(first: dict, again: dict, limit: float = 0.10) -> tuple[dict, list]:
@@ -1440,6 +1475,39 @@ def _rel_diffs(first: dict, again: dict, limit: float = 0.10) -> tuple[dict, lis
                     over.append({"method": m, "layers": int(L), "part": p, "first_us": a,
                                  "rerun_us": v, "rel_diff": round(d, 3)})
     return worst, over
+
+
+def _read_report(out: str | None) -> dict:
+    """The JSON report stored at `out`, or {} when there is none (its other keys are kept on writing)."""
+    if out and os.path.exists(out):
+        with open(out) as f:
+            return json.load(f)
+    return {}
+
+
+def _same_settings(stored: dict, settings: dict, key: str) -> None:
+    """A run stored beside the one under `key` of the report must have its settings: else SystemExit."""
+    if stored != settings:
+        changed = sorted(k for k in {*stored, *settings} if stored.get(k) != settings.get(k))
+        raise SystemExit(f"settings differ from the stored {key} ones: {changed}")
+
+
+def _step_medians(results_us: dict, *sub_parts: str) -> dict:
+    """Tokens per step and median us per part (and per part of the `sub_parts` keys), by method and depth."""
+    return {m: {L: {"tokens_per_step": r["tokens_per_step"], **r["median_us"],
+                    **{p: v for key in sub_parts for p, v in r.get(key, {}).items()}}
+                for L, r in d.items()}
+            for m, d in results_us.items()}
+
+
+def _rerun_record(result: dict, worst: dict, over: list, medians: dict, *keys: str) -> dict:
+    """A second run, stored beside the first: its command, how far its medians moved (`_rel_diffs`), its
+    medians and its result's `keys`."""
+    print(f"rerun vs stored: max rel diff {worst}; {len(over)} medians > 10% apart", file=sys.stderr)
+    return {"what": "a second run of the same command after the first (nothing else running)",
+            "command": result["command"], "date": result["date"],
+            "max_rel_diff_of_a_median": worst, "medians_over_10pct_apart": over,
+            "results_median_us": medians, **{k: result[k] for k in keys}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1764,6 +1832,16 @@ def forward_tokens_check(layers, dtype, prompt, shape, tokens, calls=200, warmup
     return out
 
 
+def forward_tokens_fits(layers, dtype, prompt, shape, tokens, what: str) -> dict:
+    """`forward_tokens_check` at each depth of `layers` (`what` says what it shows), with a + b*L per n."""
+    fwd = {str(L): forward_tokens_check(L, dtype, prompt, shape, tokens) for L in layers}
+    out = {"what": what, "us": fwd}
+    if len(layers) >= 2:
+        out["fit_us_a_plus_b_L"] = {
+            n: fit_line(layers, [fwd[str(L)][n] for L in layers]) for n in fwd[str(layers[0])]}
+    return out
+
+
 def measure_wall_lookahead(args) -> tuple[dict, dict]:
     """Host time per step of lade's lookahead decoding and of plain `generate` on the installed
     transformers, with the `--wall` shape, prompt and one thread.  Returns (settings, results)."""
@@ -1773,11 +1851,7 @@ def measure_wall_lookahead(args) -> tuple[dict, dict]:
 
     if importlib.util.find_spec("lade") is None:
         raise SystemExit("--wall-lookahead needs the lade package (lade 0.0.2, transformers 4.34)")
-    shape = {**WALL_SHAPE, **json.loads(args.wall_shape or "{}")}
-    dtype = getattr(torch, args.wall_dtype)
-    torch.set_num_threads(1)
-    torch.manual_seed(1234)
-    prompt = torch.randint(3, shape["vocab_size"], (1, args.prompt_tokens))  # as --wall
+    shape, dtype, prompt = _wall_inputs(args)
     started = time.time()
     times: dict = collections.defaultdict(dict)
     overhead: dict = {}
@@ -1810,17 +1884,12 @@ def measure_wall_lookahead(args) -> tuple[dict, dict]:
             for n in buckets}
     window = LADE_CONFIG["WINDOW_SIZE"] * (LADE_CONFIG["LEVEL"] - 1)
     n_tokens = (1, 1 + window, 1 + window + LADE_CONFIG["GUESS_SET_SIZE"] * (LADE_CONFIG["LEVEL"] - 1))
-    fwd = {str(L): forward_tokens_check(L, dtype, prompt, shape, n_tokens) for L in args.layers}
-    fwd_check = {
-        "what": "plain LlamaModel.forward + lm_head of n new tokens after the prompt's cache (us, "
-                "median of 200 calls): n = 1 (plain decoding), 1 + LEVEL-1 window rows x WINDOW "
-                "(lookahead without guesses), + GUESS_SET_SIZE guesses x (LEVEL-1) (all guesses); "
-                "what grows with n is the tiny model's CPU compute, not host overhead",
-        "us": fwd,
-    }
-    if len(args.layers) >= 2:
-        fwd_check["fit_us_a_plus_b_L"] = {
-            n: fit_line(args.layers, [fwd[str(L)][n] for L in args.layers]) for n in fwd[str(args.layers[0])]}
+    fwd_check = forward_tokens_fits(
+        args.layers, dtype, prompt, shape, n_tokens,
+        "plain LlamaModel.forward + lm_head of n new tokens after the prompt's cache (us, "
+        "median of 200 calls): n = 1 (plain decoding), 1 + LEVEL-1 window rows x WINDOW "
+        "(lookahead without guesses), + GUESS_SET_SIZE guesses x (LEVEL-1) (all guesses); "
+        "what grows with n is the tiny model's CPU compute, not host overhead")
     settings = {
         **_wall_settings(args, shape, args.layers), **_timed_run_settings(shape),
         "prompt": f"{args.prompt_tokens} random token ids (seed 1234, from 3 up), as --wall",
@@ -1860,64 +1929,283 @@ def measure_wall_lookahead(args) -> tuple[dict, dict]:
                   "timer_overhead_check compares with lade's own loop untimed",
         **_machine(),
     }
-    result = {
-        **_run_stamp(),
-        "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                        "transformers": transformers.__version__, "lade": version("lade")},
-        "results_us": times,
-        "fit_us_a_plus_b_L": fit_us,
-        "at_layers_from_fits": at,
-        "timer_overhead_check": overhead,
-        "forward_tokens_check": fwd_check,
-    }
-    return settings, result
+    return settings, _fitted_run(times, fit_us, at, "lade", timer_overhead_check=overhead,
+                                 forward_tokens_check=fwd_check)
+
+
+def _store_wall_run(out: str | None, key: str, settings: dict, result: dict, rerun: bool, first: dict,
+                    rerun_keys: tuple[str, ...], sub_parts: tuple[str, ...] = ()) -> int:
+    """Write `result` under `key` of the report at `out` (its other keys kept): a first run with `first`
+    (its what, notes) beside it, or with `rerun` a second run of the same settings, stored in the first's
+    block with how far its medians (and the `sub_parts` medians) moved, and the first's `rerun_keys`."""
+    report = _read_report(out)
+    if rerun:
+        block = report.get(key)
+        if block is None:
+            raise SystemExit(f"no stored {key} run to compare the rerun with")
+        _same_settings(block["settings"], settings, key)
+
+        def medians(res):  # each part's median, and each sub-part's
+            return {"results_us": {m: {L: {"median_us": {**r["median_us"],
+                                                         **{p: v for sub in sub_parts
+                                                            for p, v in r.get(sub, {}).items()}}}
+                                       for L, r in by.items()}
+                                   for m, by in res["results_us"].items()}}
+
+        worst, over = _rel_diffs(medians(block), medians(result))
+        block["rerun"] = _rerun_record(result, worst, over, _step_medians(result["results_us"], *sub_parts),
+                                       *rerun_keys)
+    else:
+        report[key] = {**first, "settings": settings, **result}
+    return _write(report if out else report.get(key, result), out)
 
 
 def _wall_lookahead_main(args) -> int:
     settings, result = measure_wall_lookahead(args)
-    report = {}
-    if args.out and os.path.exists(args.out):
-        with open(args.out) as f:
-            report = json.load(f)
-    if args.wall_lookahead_rerun:
-        block = report.get("wall_clock_lookahead")
-        if block is None:
-            raise SystemExit("no stored wall_clock_lookahead run to compare the rerun with")
-        if block["settings"] != settings:
-            stored = block["settings"]
-            changed = sorted(k for k in {*stored, *settings} if stored.get(k) != settings.get(k))
-            raise SystemExit(f"settings differ from the stored wall_clock_lookahead ones: {changed}")
+    first = {"what": "median wall-clock (time.perf_counter) host time per decoding step (one target "
+                     "forward), us, no profiler, compute negligible (the --wall shape, 1 thread): "
+                     "Lookahead decoding (lade 0.0.2, Spec-Bench's LEVEL 5 / WINDOW 7 / GUESS 7) vs "
+                     "plain generate on the same transformers; ratios to plain per step",
+             "notes": LADE_NOTES}
+    return _store_wall_run(args.out, "wall_clock_lookahead", settings, result, args.wall_lookahead_rerun, first,
+                           ("fit_us_a_plus_b_L", "at_layers_from_fits", "timer_overhead_check",
+                            "forward_tokens_check"), ("sub_parts_median_us",))
 
-        def with_sub_parts(res):  # compare the sub-parts too
-            return {"results_us": {m: {L: {"median_us": {**r["median_us"],
-                                                         **r.get("sub_parts_median_us", {})}}
-                                       for L, r in by.items()}
-                                   for m, by in res["results_us"].items()}}
 
-        worst, over = _rel_diffs(with_sub_parts(block), with_sub_parts(result))
-        block["rerun"] = {
-            "what": "a second run of the same command after the first (nothing else running)",
-            "command": result["command"], "date": result["date"],
-            "max_rel_diff_of_a_median": worst, "medians_over_10pct_apart": over,
-            "results_median_us": {m: {L: {"tokens_per_step": r["tokens_per_step"],
-                                          **r["median_us"], **r.get("sub_parts_median_us", {})}
-                                      for L, r in d.items()}
-                                  for m, d in result["results_us"].items()},
-            "fit_us_a_plus_b_L": result["fit_us_a_plus_b_L"],
-            "at_layers_from_fits": result["at_layers_from_fits"],
-            "timer_overhead_check": result["timer_overhead_check"],
-            "forward_tokens_check": result["forward_tokens_check"],
-        }
-        print(f"rerun vs stored: max rel diff {worst}; {len(over)} medians > 10% apart",
-              file=sys.stderr)
-    else:
-        report["wall_clock_lookahead"] = {
-            "what": "median wall-clock (time.perf_counter) host time per decoding step (one target "
-                    "forward), us, no profiler, compute negligible (the --wall shape, 1 thread): "
-                    "Lookahead decoding (lade 0.0.2, Spec-Bench's LEVEL 5 / WINDOW 7 / GUESS 7) vs "
-                    "plain generate on the same transformers; ratios to plain per step",
-            "settings": settings, "notes": LADE_NOTES, **result}
-    return _write(report if args.out else report.get("wall_clock_lookahead", result), args.out)
+# --------------------------------------------------------------------------------------------------
+# Wall clock of EAGLE-2 (--wall-eagle2): the reference code, not on PyPI
+# --------------------------------------------------------------------------------------------------
+
+# The package `eagle2` that --eagle2-src holds: these files, verbatim, of Spec-Bench (its EaModel, what its
+# inference_eagle2.py runs) and of SafeAILab/EAGLE's EAGLE-2 (the cnets.Model of `total_tokens, depth, top_k,
+# threshold`, the utils whose initialize_tree returns draft tokens, retrieve indices, tree mask, positions,
+# logits, hidden state, sample token).  Files not stored at that commit: configs, choices and utils_c have one
+# stored version (byte for byte eagle-llm 1.2.1's); kv_cache is an EAGLE-3-era one, whose cache holds 2200
+# positions instead of max_position_embeddings (2048), which changes nothing a step does.
+EAGLE2_FILES = {
+    "ea_model.py": "hemingkx/Spec-Bench@a5fd1a3e3c2a96cc52203e9fad658221ac0add46:model/eagle2/ea_model.py",
+    "cnets.py": "SafeAILab/EAGLE@bfeb532e689a3db4e1a9081c7c83219c9385e84a:eagle/model/cnets.py",
+    "utils.py": "SafeAILab/EAGLE@bfeb532e689a3db4e1a9081c7c83219c9385e84a:eagle/model/utils.py",
+    "modeling_llama_kv.py":
+        "SafeAILab/EAGLE@bfeb532e689a3db4e1a9081c7c83219c9385e84a:eagle/model/modeling_llama_kv.py",
+    "kv_cache.py": "SafeAILab/EAGLE@f2f2366485f092f9d0ffb0bc0c6bd174e69083bf:eagle/model/kv_cache.py",
+    "configs.py": "SafeAILab/EAGLE@08dc06ccb428f2d3cf8380933ea50ed3e4178168:eagle/model/configs.py",
+    "choices.py": "SafeAILab/EAGLE@08dc06ccb428f2d3cf8380933ea50ed3e4178168:eagle/model/choices.py",
+    "utils_c.py": "SafeAILab/EAGLE@08dc06ccb428f2d3cf8380933ea50ed3e4178168:eagle/model/utils_c.py",
+}
+# Spec-Bench's EAGLE-2 tree (inference_eagle2.py's defaults; eval.sh passes none; threshold is
+# EaModel.from_pretrained's default, unused by the tree code): 59 draft tokens + the root verified, the
+# first top-10 then 5 expansions of the 10 best, 6 draft forwards a step
+EAGLE2_TREE = {"total_token": 60, "depth": 5, "top_k": 10, "threshold": 1.0}
+# Random weights give every draft token about the same score, so the 59 best are the first two levels (trees
+# 2 deep, ~50 leaves); the base lm_head (the draft's head too) times this peaks the scores: trees 6 deep
+EAGLE2_DEEP_HEAD_SCALE = 100.0
+
+
+def eagle2_package(src: str):
+    """`eagle2.ea_model`, imported from the folder `src` that holds the package `eagle2` (EAGLE2_FILES);
+    ValueError, saying why, when it does not hold EAGLE-2's code."""
+    import importlib
+    import inspect
+    import types
+
+    if not os.path.isdir(os.path.join(src, "eagle2")):
+        raise ValueError(f"--eagle2-src {src}: no folder eagle2 there (the package of EAGLE2_FILES)")
+    missing = [f for f in EAGLE2_FILES if not os.path.isfile(os.path.join(src, "eagle2", f))]
+    if missing:
+        raise ValueError(f"--eagle2-src {src}: no {', '.join('eagle2/' + f for f in missing)}")
+    sys.path.insert(0, os.path.abspath(src))
+    # Spec-Bench's ea_model imports the Mixtral and Qwen2 KV models that only its from_pretrained uses
+    # (Qwen2 needs transformers >= 4.37): placeholders stand in, the base model here is built from a config
+    for name, cls in (("mixtral", "MixtralForCausalLM"), ("qwen2", "LlamaForCausalLM")):
+        module = f"eagle2.modeling_{name}_kv"
+        setattr(sys.modules.setdefault(module, types.ModuleType(module)), cls, None)
+    try:
+        ea = importlib.import_module("eagle2.ea_model")
+    except Exception as e:  # a broken or foreign package is a usage error too
+        raise ValueError(f"--eagle2-src {src}: cannot import eagle2.ea_model ({type(e).__name__}: {e})")
+    if os.path.dirname(os.path.abspath(ea.__file__)) != os.path.join(os.path.abspath(src), "eagle2"):
+        raise ValueError(f"--eagle2-src {src}: eagle2 was already imported from {ea.__file__}")
+    draft_args = inspect.signature(ea.Model.__init__).parameters
+    if not {"total_tokens", "depth", "top_k", "threshold"} <= set(draft_args):
+        raise ValueError(f"--eagle2-src {src}: eagle2/cnets.py's Model is not EAGLE-2's (no total_tokens, "
+                         "depth, top_k, threshold)")
+    return ea
+
+
+def eagle2_code(src: str) -> dict:
+    """Each file of EAGLE2_FILES: where it comes from and the sha256 of the copy in `src`."""
+    import hashlib
+
+    def sha256(name):
+        with open(os.path.join(src, "eagle2", name), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    return {name: {"source": where, "sha256": sha256(name)} for name, where in EAGLE2_FILES.items()}
+
+
+def build_eagle2(layers, dtype, workdir, shape=None):
+    """Spec-Bench's EAGLE-2 `EaModel` (`eagle2_package` imports it) around its random KV-cache Llama, with a
+    random one-layer draft `cnets.Model` and EAGLE2_TREE."""
+    import eagle2.ea_model as ea
+
+    base = random_model(ea.KVLlamaForCausalLM, llama_config(layers, shape=shape), dtype)
+    path = _eagle_draft_config(workdir, shape)
+    ea.AutoTokenizer = _NoTokenizer  # EaModel.__init__ loads the base model's tokenizer
+    tree = (EAGLE2_TREE["total_token"], EAGLE2_TREE["depth"], EAGLE2_TREE["top_k"], EAGLE2_TREE["threshold"])
+    torch.manual_seed(1)  # EaModel loads the draft's weights: those of a Model with nn.Linear's random init
+    draft = ea.Model(ea.EConfig.from_pretrained(path), bias=EAGLE_DRAFT_CONFIG["bias"], total_tokens=tree[0],
+                     depth=tree[1], top_k=tree[2], threshold=tree[3]).state_dict()
+    return ea.EaModel(base, "random-init", path, *tree, draft).eval()
+
+
+def eagle2_forward(model, input_ids, max_steps, phase=None):
+    """The loop of Spec-Bench's EAGLE-2 `EaModel.eagenerate` (model/eagle2/ea_model.py; inference_eagle2.py's
+    `ea_forward` calls it), greedy, one `phase(f"step:{i}")` per step; the stopping rules as `_finished`
+    (Spec-Bench's max_new_tokens 1024).  Returns (tokens, accepted)."""
+    from eagle2.kv_cache import initialize_past_key_values
+    from eagle2.utils import (evaluate_posterior, initialize_tree, reset_tree_mode, tree_decoding,
+                              update_inference_inputs)
+
+    logits_processor = None
+    padding = (torch.zeros(1, 1, dtype=torch.long) - 1).to(input_ids.device)
+    input_ids = input_ids.clone()
+    model.ea_layer.reset_kv()
+    past_key_values, past_key_values_data, current_length_data = _kv_cache(model, initialize_past_key_values)
+    input_len = cur_length = input_ids.shape[1]
+    reset_tree_mode(model)
+    phase = phase or (lambda name: record_function(TAG + name))
+    with phase("prefill"):
+        draft_tokens, retrieve_indices, tree_mask, tree_position_ids, logits, hidden_state, sample_token = \
+            initialize_tree(input_ids, model, past_key_values, logits_processor)
+    new_token, accepted = 0, []
+    for idx in range(max_steps):
+        with phase(f"step:{idx}"):
+            model.base_model.model.tree_mask = tree_mask
+            draft_tokens = draft_tokens.to(input_ids.device)
+            logits, hidden_state_new, outputs = tree_decoding(
+                model, draft_tokens, past_key_values, tree_position_ids, input_ids, retrieve_indices)
+            draft_tokens = torch.cat((draft_tokens, padding), dim=1)
+            candidates = draft_tokens[0, retrieve_indices]
+            best_candidate, accept_length, sample_p = evaluate_posterior(logits, candidates, logits_processor)
+            (input_ids, draft_tokens, retrieve_indices, tree_mask, tree_position_ids, new_token, hidden_state,
+             sample_token) = update_inference_inputs(
+                input_ids, candidates, best_candidate, accept_length, retrieve_indices, logits_processor,
+                new_token, past_key_values_data, current_length_data, model, hidden_state_new, sample_p)
+            accepted.append(input_ids.shape[1] - cur_length)
+            cur_length = input_ids.shape[1]
+            if _finished(model, input_ids, input_len, new_token,
+                         max_length=2048 - model.ea_layer.total_tokens - 10):  # eagenerate's max_length
+                break
+    return input_ids, accepted
+
+
+def wall_eagle2(layers, dtype, prompt, steps, warmup, repeats, shape, workdir, head_scale=1.0) -> dict:
+    """EAGLE-2's steps (`eagle2_forward`) timed as EAGLE-1's; an untimed run first, checked token for token
+    against `EaModel.eagenerate`, records the draft trees (verified tokens, leaves, deepest path).  The base
+    lm_head's weights are multiplied by `head_scale`."""
+    import statistics
+
+    model = build_eagle2(layers, dtype, workdir, shape)
+    with torch.no_grad():
+        model.base_model.lm_head.weight.mul_(head_scale)
+    expand, trees = model.ea_layer.topK_genrate, []
+
+    def recorded(*args, **kwargs):
+        out = expand(*args, **kwargs)  # draft tokens [1, n], retrieve indices [leaves, 1 + depth], ...
+        trees.append((out[0].shape[1], *out[1].shape))
+        return out
+
+    model.ea_layer.topK_genrate = recorded
+    with torch.inference_mode():
+        ours, _ = eagle2_forward(model, prompt, steps)
+        model.ea_layer.topK_genrate = expand
+        theirs = model.eagenerate(prompt, max_new_tokens=ours.shape[1] - prompt.shape[1] - 1)
+    if not torch.equal(ours, theirs[:, :ours.shape[1]]):
+        raise RuntimeError("eagle2_forward and EaModel.eagenerate disagree")
+    trees = trees[warmup:steps]  # those the timed steps verify (step i verifies trees[i], 0 the prefill's)
+    return {**wall_loop(model, eagle2_forward, prompt, steps, warmup, repeats, _eagle_clock(model)),
+            "tokens_equal_eagenerate": True,
+            "tree_tokens_verified": sorted({n for n, _, _ in trees}),
+            "tree_leaves_median": statistics.median(leaves for _, leaves, _ in trees),
+            "tree_depth_histogram": dict(sorted(collections.Counter(d - 1 for *_, d in trees).items())),
+            "draft_forwards_per_step": 1 + model.ea_layer.depth}
+
+
+def measure_wall_eagle2(args) -> tuple[dict, dict]:
+    """Host time per step of EAGLE-2 and of plain `generate` in this environment, with the `--wall` shape,
+    prompt and one thread.  Returns (settings, results)."""
+    import transformers
+
+    shape, dtype, prompt = _wall_inputs(args)
+    started = time.time()
+    times: dict = collections.defaultdict(dict)
+    with tempfile.TemporaryDirectory() as workdir:
+        for L in args.layers:
+            key = str(L)
+            times["plain"][key] = _assisted_point("plain", L, dtype, prompt, args, shape)
+            times["eagle2"][key] = wall_eagle2(L, dtype, prompt, args.wall_steps, args.wall_warmup,
+                                               args.wall_repeats, shape, workdir)
+            print(f"transformers {transformers.__version__} L={L}: " + ", ".join(
+                f"{m} {times[m][key]['median_us']['total']:.0f} us" for m in times),
+                f"eagle2 {times['eagle2'][key]['tokens_per_step']} tokens/step",
+                f"({time.time() - started:.0f} s)", file=sys.stderr)
+            if L == args.layers[0]:
+                deep = wall_eagle2(L, dtype, prompt, args.wall_steps, args.wall_warmup, args.wall_repeats,
+                                   shape, workdir, head_scale=EAGLE2_DEEP_HEAD_SCALE)
+    times = dict(times)
+    fit_us, at = _assisted_fits_and_ratios(times, args.layers)
+    tree_check = {
+        "what": f"EAGLE-2 at L = {args.layers[0]} with the base lm_head (the draft's head too) x "
+                f"{EAGLE2_DEEP_HEAD_SCALE:g}: peaked scores, so the 59 draft tokens make trees of the full "
+                "depth instead of wide shallow ones; the ops a step runs are the same, only the Python loops "
+                "over the tree's leaves and depths (retrieve indices) and the tensors' sizes change",
+        "random_weights": times["eagle2"][str(args.layers[0])], "peaked_head": deep}
+    fwd_check = forward_tokens_fits(
+        args.layers, dtype, prompt, shape, (1, EAGLE2_TREE["total_token"]),
+        "plain LlamaModel.forward + lm_head of n new tokens after the prompt's cache (us, median of 200 "
+        "calls): n = 1 (plain decoding) and the 60 tokens of EAGLE-2's tree verify (transformers' causal "
+        "mask, not the tree's); what grows with n is the tiny model's CPU compute, not host overhead")
+    settings = {
+        **_wall_settings(args, shape, args.layers),
+        "prompt": f"{args.prompt_tokens} random token ids (seed 1234, from 3 up), as --wall",
+        "code": eagle2_code(args.eagle2_src),
+        "code_notes": "placeholders stand in for eagle2.modeling_mixtral_kv / modeling_qwen2_kv, which "
+                      "Spec-Bench's ea_model imports for from_pretrained's other architectures only; no "
+                      "hub: the base model (eagle2.modeling_llama_kv, random normal init) and the draft's "
+                      "config (EAGLE_DRAFT_CONFIG with the shape) are built here, the draft's weights a "
+                      "cnets.Model's random init (seed 1) loaded by EaModel, the tokenizer a stub (EOS id "
+                      "-1, the check runs)",
+        "eagle2_tree": EAGLE2_TREE,
+        "eagle2_tree_source": "hemingkx/Spec-Bench@a5fd1a3 evaluation/inference_eagle2.py defaults "
+                              "(--total-token 60 --depth 5 --top-k 10; eval.sh's inference_eagle2 line "
+                              "passes none); threshold: EaModel.from_pretrained's default, unused by the "
+                              "tree code; cnets.Model keeps total_token - 1 = 59 draft tokens (+ the root: "
+                              "60 verified) of the first top-10 and 5 expansions (6 draft forwards a step, "
+                              "paths up to 6 draft tokens)",
+        "step": "one iteration of EaModel.eagenerate's loop, run by eagle2_forward (the same calls; "
+                "checked token for token against eagenerate): the tree verify, evaluate_posterior, "
+                "update_inference_inputs (KV-cache compaction, next token, next draft tree), the EOS and "
+                "length checks; steps warmup .. steps-1 of each run (the prefill and first tree apart); "
+                "plain as in --wall: forward start to next forward start",
+        "parts": "as EAGLE-1's in --wall: draft = ea_layer.topK_genrate (the dynamic tree: 6 draft "
+                 "forwards, top-k scoring, the tree mask, position ids and retrieve indices, lm_head inside "
+                 "it); verify = the base LlamaModel.forward + lm_head of tree_decoding; bookkeeping = the "
+                 "rest of the step (tree_decoding's position ids and logits gather, the candidates, "
+                 "evaluate_posterior, update_inference_inputs outside the draft, the EOS check)",
+        **_machine(),
+    }
+    return settings, _fitted_run(times, fit_us, at, tree_shape_check=tree_check, forward_tokens_check=fwd_check)
+
+
+def _wall_eagle2_main(args) -> int:
+    settings, result = measure_wall_eagle2(args)
+    first = {"what": "median wall-clock (time.perf_counter) host time per decoding step (one tree verify), "
+                     "us, no profiler, compute negligible (the --wall shape, 1 thread): EAGLE-2 (Spec-Bench's "
+                     "EaModel on SafeAILab/EAGLE's EAGLE-2 code, its dynamic tree of 60 tokens) vs plain "
+                     "generate on the same transformers; ratios to plain per step"}
+    return _store_wall_run(args.out, "wall_clock_eagle2", settings, result, args.wall_eagle2_rerun, first,
+                           ("fit_us_a_plus_b_L", "at_layers_from_fits", "tree_shape_check", "forward_tokens_check"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1981,16 +2269,11 @@ def _write(report: dict, out: str | None) -> int:
 
 def _wall_assisted_main(args) -> int:
     ver, settings, result = measure_wall_assisted(args)
-    report = {}
-    if args.out and os.path.exists(args.out):
-        with open(args.out) as f:
-            report = json.load(f)
+    report = _read_report(args.out)
     block = report.setdefault("wall_clock_assisted", {})
     by = block.setdefault("by_transformers", {})
-    if by and block.get("settings") not in (None, settings):
-        stored = block["settings"]
-        changed = sorted(k for k in {*stored, *settings} if stored.get(k) != settings.get(k))
-        raise SystemExit(f"settings differ from the stored wall_clock_assisted ones: {changed}")
+    if by and block.get("settings") is not None:
+        _same_settings(block["settings"], settings, "wall_clock_assisted")
     block["what"] = (
         "median wall-clock (time.perf_counter) host time per decoding step (one target verify), us, "
         "no profiler, compute negligible (the --wall shape, 1 thread): plain generate vs Hugging "
@@ -2002,18 +2285,8 @@ def _wall_assisted_main(args) -> int:
         if first is None:
             raise SystemExit(f"no stored run for transformers {ver} to compare the rerun with")
         worst, over = _rel_diffs(first, result)
-        first["rerun"] = {
-            "what": "a second run of the same command after the first (nothing else running)",
-            "command": result["command"], "date": result["date"],
-            "max_rel_diff_of_a_median": worst, "medians_over_10pct_apart": over,
-            "results_median_us": {m: {L: {"tokens_per_step": r["tokens_per_step"],
-                                          **r["median_us"]} for L, r in d.items()}
-                                  for m, d in result["results_us"].items()},
-            "fit_us_a_plus_b_L": result["fit_us_a_plus_b_L"],
-            "at_layers_from_fits": result["at_layers_from_fits"],
-        }
-        print(f"rerun vs stored: max rel diff {worst}; {len(over)} medians > 10% apart",
-              file=sys.stderr)
+        first["rerun"] = _rerun_record(result, worst, over, _step_medians(result["results_us"]),
+                                       "fit_us_a_plus_b_L", "at_layers_from_fits")
     else:
         by[ver] = result
     return _write(report if args.out else block, args.out)
@@ -2061,7 +2334,31 @@ def main(argv=None) -> int:
     parser.add_argument("--wall-lookahead-rerun", action="store_true",
                         help="store this run as the rerun of the stored wall_clock_lookahead one, "
                              "with the medians more than 10%% apart")
+    parser.add_argument("--wall-eagle2", action="store_true",
+                        help="instead: the --wall host time per step of EAGLE-2 (the reference code in "
+                             "--eagle2-src, Spec-Bench's tree: 60 tokens, depth 5, top-10) and of plain "
+                             "generate on the installed transformers, written under 'wall_clock_eagle2' of "
+                             "--out (other keys kept)")
+    parser.add_argument("--eagle2-src", metavar="DIR",
+                        help="the folder holding the package eagle2 (the files of EAGLE2_FILES)")
+    parser.add_argument("--wall-eagle2-rerun", action="store_true",
+                        help="store this run as the rerun of the stored wall_clock_eagle2 one, with the "
+                             "medians more than 10%% apart")
     args = parser.parse_args(argv)
+
+    def usage(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    if args.wall_eagle2:
+        if not args.eagle2_src:
+            usage("--wall-eagle2 needs --eagle2-src DIR, the folder holding the eagle2 package")
+        if len(set(args.layers)) < 2:
+            usage("--wall-eagle2 fits a + b·L per part: give at least two depths with --layers")
+        try:
+            eagle2_package(args.eagle2_src)
+        except ValueError as e:
+            usage(str(e))
+        return _wall_eagle2_main(args)
     if args.wall_assisted:
         return _wall_assisted_main(args)
     if args.wall_lookahead:
@@ -2070,10 +2367,7 @@ def main(argv=None) -> int:
         if len(set(args.layers)) < 2:
             parser.error("--wall fits a + b·L per part: give at least two depths with --layers")
         wall = measure_wall(args)
-        report = {}
-        if args.out and os.path.exists(args.out):
-            with open(args.out) as f:
-                report = json.load(f)
+        report = _read_report(args.out)
         report["wall_clock"] = wall
         return _write(report if args.out else wall, args.out)
     if args.threads:

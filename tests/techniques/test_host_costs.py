@@ -19,7 +19,9 @@ def test_ratios_are_the_parts_over_the_plain_step():
     # the host work of a step is more than its launches say: EAGLE 1.19x and Medusa 1.02x a plain step's
     # launches at L = 40 (data/measured/speculative-launches.json), more in host time
     assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa-1", 40).values()) > 1.02
-    assert table.ratios("eagle-2", 40) is None and table.ratios("rest", 40) is None  # not measured
+    assert table.ratios("rest", 40) is None and table.ratios("hydra", 40) is None  # not measured
+    # EAGLE-2's dynamic tree (6 draft forwards of top-10 expansions) costs the host more than EAGLE-1's static one
+    assert sum(table.ratios("eagle-2", 40).values()) > sum(ratios.values())
     # hf-assisted and pld were measured on transformers 4.37.2: their ratios are to plain on the same version
     pld = table.implementations["pld"]
     assert pld.plain is not None and table.ratios("pld", 40)["verify"] == pytest.approx(
