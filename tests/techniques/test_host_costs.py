@@ -19,7 +19,9 @@ def test_ratios_are_the_parts_over_the_plain_step():
     # the host work of a step is more than its launches say: EAGLE 1.19x and Medusa 1.02x a plain step's
     # launches at L = 40 (data/measured/speculative-launches.json), more in host time
     assert sum(ratios.values()) > 1.19 and sum(table.ratios("medusa-1", 40).values()) > 1.02
-    assert table.ratios("rest", 40) is None and table.ratios("hydra", 40) is None  # not measured
+    assert table.ratios("hydra", 40) is None and table.measured_code("hydra") is None  # not measured
+    # REST's codebase is Medusa's: priced as medusa-1's measured host time, and says so
+    assert table.measured_code("rest") == "medusa-1" and table.ratios("rest", 40) == table.ratios("medusa-1", 40)
     # EAGLE-2's dynamic tree (6 draft forwards of top-10 expansions) costs the host more than EAGLE-1's static one
     assert sum(table.ratios("eagle-2", 40).values()) > sum(ratios.values())
     # hf-assisted and pld were measured on transformers 4.37.2: their ratios are to plain on the same version
@@ -55,12 +57,18 @@ def test_the_drafter_kind_picks_the_reference_code_unless_one_is_named():
         make_speculation(drafter={"kind": "eagle"}, draft_tokens=5, mean_accepted_tokens=3.0, implementation="eagle-9")
 
 
-def test_an_unmeasured_code_pays_no_host_work():
+def _ngram_step(implementation):
     spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=1.6, verify_tokens=56,
-                            implementation="rest")
-    result = speculate("vicuna-13b-v1.3", "a100-80gb", spec, prompt_tokens=512, output_tokens=64,
-                       weights_dtype="fp16", activations_dtype="fp16", kv_dtype="fp16", runtime="eager")[0]
-    assert result.host_costs_from is None and result.bookkeeping_seconds == 0
+                            implementation=implementation)
+    return speculate("vicuna-13b-v1.3", "a100-80gb", spec, prompt_tokens=512, output_tokens=64,
+                     weights_dtype="fp16", activations_dtype="fp16", kv_dtype="fp16", runtime="eager")[0]
+
+
+def test_an_unmeasured_code_pays_no_host_work_and_a_stand_in_pays_its_codes():
+    free = _ngram_step("hydra")
+    assert free.host_costs_from is None and free.bookkeeping_seconds == 0
+    rest = _ngram_step("rest")  # priced as Medusa-1's code, whose codebase REST's is
+    assert rest.host_costs_from == "medusa-1" and rest.bookkeeping_seconds > 0 and rest.tpot_seconds > free.tpot_seconds
 
 
 def test_a_malformed_table_is_one_line(tmp_path, monkeypatch):
@@ -73,5 +81,23 @@ def test_a_malformed_table_is_one_line(tmp_path, monkeypatch):
         with pytest.raises(InfersimError) as err:
             reference_host_costs()
         assert "\n" not in str(err.value) and "reference_host_costs.yaml" in str(err.value)
+    finally:
+        reference_host_costs.cache_clear()
+
+
+def test_a_stand_in_for_an_unmeasured_code_is_one_line(tmp_path, monkeypatch):
+    """A stand-in must name a measured code: a table that does not is refused with one line."""
+    from importlib import resources
+
+    data = resources.files("infersim.techniques").joinpath("data/reference_host_costs.yaml").read_text()
+    bad = tmp_path / "data" / "reference_host_costs.yaml"
+    bad.parent.mkdir()
+    bad.write_text(data.replace("code: medusa-1", "code: medusa-9"))
+    monkeypatch.setattr(host_costs.resources, "files", lambda _: tmp_path)
+    reference_host_costs.cache_clear()
+    try:
+        with pytest.raises(InfersimError, match="stand-ins for codes that are not measured") as err:
+            reference_host_costs()
+        assert "\n" not in str(err.value)
     finally:
         reference_host_costs.cache_clear()

@@ -68,6 +68,14 @@ class ImplementationCosts(BaseModel):
     plain: PlainCost | None = None
 
 
+class StandIn(BaseModel):
+    """An implementation not measured itself whose host time is taken as a measured one's (`code`), and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    why: str
+
+
 class ReferenceHostCosts(BaseModel):
     """The measured table (data/reference_host_costs.yaml)."""
 
@@ -75,12 +83,22 @@ class ReferenceHostCosts(BaseModel):
     source: str
     plain: PlainCost
     implementations: dict[str, ImplementationCosts]
+    stand_ins: dict[str, StandIn] = {}
+
+    def measured_code(self, implementation: str) -> str | None:
+        """The measured code whose host time `implementation` pays: itself, its stand-in, or None."""
+        if implementation in self.implementations:
+            return implementation
+        stand_in = self.stand_ins.get(implementation)
+        return stand_in.code if stand_in else None
 
     def ratios(self, implementation: str, layers: int) -> dict[str, float] | None:
-        """r_part(L) for each part of `implementation`'s step, or None when it was not measured."""
-        costs = self.implementations.get(implementation)
-        if costs is None:
+        """r_part(L) for each part of `implementation`'s step (its stand-in's when it has one), or None when
+        neither was measured."""
+        code = self.measured_code(implementation)
+        if code is None:
             return None
+        costs = self.implementations[code]
         plain = (costs.plain or self.plain).total.at(layers)
         return {part: getattr(costs, part).at(layers) / plain for part in PARTS}
 
@@ -95,7 +113,10 @@ def reference_host_costs() -> ReferenceHostCosts:
         table = ReferenceHostCosts.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise InfersimError(f"{path}: {validation_message(exc)}") from None
-    unknown = set(table.implementations) - set(IMPLEMENTATIONS)
+    unknown = (set(table.implementations) | set(table.stand_ins)) - set(IMPLEMENTATIONS)
     if unknown:
         raise InfersimError(f"{path}: unknown implementations {sorted(unknown)}; known: {', '.join(IMPLEMENTATIONS)}")
+    dangling = {name: s.code for name, s in table.stand_ins.items() if s.code not in table.implementations}
+    if dangling:
+        raise InfersimError(f"{path}: stand-ins for codes that are not measured: {dangling}")
     return table

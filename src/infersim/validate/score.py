@@ -327,11 +327,18 @@ def _predict_speculative(case: Case) -> tuple[float, list[str], bool]:
             f"{spec.tokens_per_step:g}: draft {result.draft_seconds * 1e3:.2f} ms + verify "
             f"{result.verify_seconds * 1e3:.2f} ms"
             + (f" + bookkeeping {result.bookkeeping_seconds * 1e3:.2f} ms" if result.bookkeeping_seconds else "")
-            + f" against {result.plain_tpot_seconds * 1e3:.2f} ms plain"
-            + (f"; host time of the {result.host_costs_from} code as measured" if result.host_costs_from else
-               f"; the {spec.reference_code} code's host work not measured (taken as free)" if case.runtime == "eager"
-               else ""))
+            + f" against {result.plain_tpot_seconds * 1e3:.2f} ms plain" + _host_work_note(result, spec, case.runtime))
     return result.speedup, [note], result.fits
+
+
+def _host_work_note(result, spec, runtime: str | None) -> str:
+    """Whose measured host time an eager speculative step paid (a stand-in's when the code has one), or that
+    its code's host work was not measured."""
+    if result.host_costs_from == spec.reference_code:
+        return f"; host time of the {spec.reference_code} code as measured"
+    if result.host_costs_from:
+        return f"; host time of the {result.host_costs_from} code as measured, standing in for {spec.reference_code}'s"
+    return f"; the {spec.reference_code} code's host work not measured (taken as free)" if runtime == "eager" else ""
 
 
 def score_case(case: Case) -> Result:
