@@ -142,6 +142,23 @@ gets its own venv, e.g. `pip install torch==2.13.0`, then `pip install transform
     python benchmarks/speculative_launches.py --wall-lookahead --layers 2 4 8 \
         --out data/measured/speculative-launches.json      # then again with --wall-lookahead-rerun
 
+Lookahead launches (`--lookahead-launches`): the profile mode's count (the same `classify` /
+`summarize`, model, fp16, prompt) for lade 0.0.2 with Spec-Bench's settings, and for plain `generate`,
+in the lade venv (transformers 4.34.1).  The `--wall-lookahead` markers, put into the recompiled copy of
+lade's loop, open and close profiler labels instead of reading a clock (`LadeLabels`): a step is one
+iteration (one target forward), its parts are the wall mode's (verify = `LlamaModeljforward` with its
+mask builder + `lm_head`; draft = pool lookup, guess check, window update, pool update; bookkeeping =
+the rest), with the wall mode's sub-parts.  lade's mask builder makes tensors without a device
+(`torch.tensor([...]).repeat(n)`), host tensors on a GPU too: `LadeMarks` counts their ops as host
+ops and their copies into the device mask as h2d.  `--lookahead-steps` iterations are profiled (0 is
+the prefill, 1 .. LEVEL-3 fill the window, 1 + --warmup .. the last but one averaged), grouped also by
+tokens taken (and, for 1, by whether the pool had guesses): launches depend on those only.  Fits
+a + b*L per part (mean and per group), at L = 32 and 40 with ratios to plain; it replaces only the
+key "lookahead_launches" of --out:
+
+    python benchmarks/speculative_launches.py --lookahead-launches --layers 2 4 8 \
+        --out data/measured/speculative-launches.json
+
 EAGLE-2 (`--wall-eagle2`): the same host-time measurement for EAGLE-2's dynamic draft tree, and plain
 `generate` in the same environment.  Its code is not on PyPI: `--eagle2-src DIR` names a folder holding a
 package `eagle2` made of the files `EAGLE2_FILES` lists, written there verbatim from the repositories and
@@ -173,6 +190,7 @@ import sys
 import tempfile
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -626,16 +644,20 @@ def _wall_inputs(args, prompt_tokens: int | None = None):
     return shape, getattr(torch, args.wall_dtype), prompt
 
 
-def _fitted_run(times: dict, fit_us: dict, at: dict, *packages: str, **checks: dict) -> dict:
-    """A timed run's record: the command and date, the versions (python, torch, transformers and the
-    `packages`), the medians by method and depth, their a + b*L fits, the fits at L = 32 and 40, `checks`."""
+def _environment(*packages: str) -> dict:
+    """The versions of python, torch, transformers and the `packages`."""
     import transformers
     from importlib.metadata import version
 
-    environment = {"python": platform.python_version(), "torch": torch.__version__,
-                   "transformers": transformers.__version__, **{name: version(name) for name in packages}}
-    return {**_run_stamp(), "environment": environment, "results_us": times, "fit_us_a_plus_b_L": fit_us,
-            "at_layers_from_fits": at, **checks}
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, **{name: version(name) for name in packages}}
+
+
+def _fitted_run(times: dict, fit_us: dict, at: dict, *packages: str, **checks: dict) -> dict:
+    """A timed run's record: the command and date, the versions (`_environment` with the `packages`), the
+    medians by method and depth, their a + b*L fits, the fits at L = 32 and 40, `checks`."""
+    return {**_run_stamp(), "environment": _environment(*packages), "results_us": times,
+            "fit_us_a_plus_b_L": fit_us, "at_layers_from_fits": at, **checks}
 
 
 def _finished(model, input_ids, input_len, new_token, max_length=None) -> bool:
@@ -1600,6 +1622,9 @@ class LadeClock:
                 self.cur["guesses"] = guesses
         self.region, self.t = name, now
 
+    def finish(self) -> None:
+        """After a run (LadeLabels closes its labels here)."""
+
     def timed(self, fn, part: str, count_tokens: bool = False):
         clock = self
 
@@ -1669,6 +1694,60 @@ def _lade_setup() -> None:
     lade.config_lade(**LADE_CONFIG)
 
 
+def _lade_model(layers, dtype, shape=None):
+    """`_lade_setup()` and a random eager Llama of `shape` (None: the profile mode's, `llama_config`)."""
+    from transformers import LlamaForCausalLM
+
+    _lade_setup()
+    return random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+
+
+def _lade_run(model, prompt, clock: LadeClock, loop, steps: int) -> tuple[list, torch.Tensor]:
+    """One lade `generate(do_sample=False, temperature=0.0, max_new_tokens)` as Spec-Bench's
+    inference_lookahead calls it, through `loop` (`_lade_instrumented(clock)`), ended by a stopping
+    criterion (called once per iteration, at its end) after steps + 1 loop iterations; EOS outside
+    the vocabulary (never drawn, the checks run), max_new_tokens never reached.  Returns the
+    iterations' records (`clock.steps` and the last one begun, of which only the start counts) and
+    the output ids."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopAfterSteps(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kw):
+            return clock.begun >= steps + 1
+
+    clock.reset()
+    try:
+        with _lade_active(loop), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # temperature=0.0 with do_sample=False
+            generated = model.generate(
+                prompt, do_sample=False, temperature=0.0, max_new_tokens=steps * LADE_CONFIG["LEVEL"] + 16,
+                eos_token_id=model.config.vocab_size, stopping_criteria=StoppingCriteriaList([StopAfterSteps()]))
+    finally:
+        clock.finish()
+    if len(clock.steps) != steps:
+        raise RuntimeError(f"lade stopped after {len(clock.steps)} of {steps} iterations")
+    return clock.steps + [clock.cur], generated
+
+
+def _lade_same_as_plain(model, prompt, generated) -> bool:
+    """Whether lade's output `generated` is plain greedy `generate`'s (as many new tokens, same EOS id)."""
+    plain = model.generate(prompt, do_sample=False, max_new_tokens=generated.shape[1] - prompt.shape[1],
+                           eos_token_id=model.config.vocab_size)
+    return bool(torch.equal(plain, generated))
+
+
+def _lade_token_counts(tokens: list, guesses: list, fwd_tokens: list) -> dict:
+    """Means and histograms of the tokens taken, n-gram guesses verified and forward tokens per iteration."""
+    return {
+        "tokens_per_step": round(sum(tokens) / len(tokens), 3),
+        "tokens_per_step_histogram": dict(sorted(collections.Counter(tokens).items())),
+        "guesses_per_step": round(sum(guesses) / len(guesses), 3),
+        "guesses_per_step_histogram": dict(sorted(collections.Counter(guesses).items())),
+        "forward_tokens_per_step": round(sum(fwd_tokens) / len(fwd_tokens), 3),
+        "forward_tokens_histogram": dict(sorted(collections.Counter(fwd_tokens).items())),
+    }
+
+
 def wall_lookahead(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict:
     """lade's lookahead decoding through `generate(do_sample=False, temperature=0.0, ...)` as
     Spec-Bench's inference_lookahead calls it: `steps` + 1 loop iterations per run (a stopping
@@ -1677,10 +1756,7 @@ def wall_lookahead(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict
     token against plain greedy `generate`."""
     import statistics
 
-    from transformers import LlamaForCausalLM, StoppingCriteria, StoppingCriteriaList
-
-    _lade_setup()
-    model = random_model(LlamaForCausalLM, llama_config(layers, "eager", shape), dtype)
+    model = _lade_model(layers, dtype, shape)
     clock = LadeClock()
     model.model.LlamaModeljforward = clock.timed(model.model.LlamaModeljforward, "verify", True)
     model.lm_head.forward = clock.timed(model.lm_head.forward, "verify")
@@ -1688,32 +1764,13 @@ def wall_lookahead(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict
         model.model.j_prepare_decoder_attention_mask, "verify_mask")
     model.jforward_multilevel = clock.timed(model.jforward_multilevel, "jforward")
     timed_loop = _lade_instrumented(clock)
-
-    class StopAfterSteps(StoppingCriteria):  # called once per iteration, at its end
-        def __call__(self, input_ids, scores, **kw):
-            return clock.begun >= steps + 1
-
-    level = LADE_CONFIG["LEVEL"]
-    # EOS outside the vocabulary: never drawn, the checks run; max_new_tokens never reached
-    kwargs = dict(do_sample=False, temperature=0.0, max_new_tokens=steps * level + 16,
-                  eos_token_id=shape["vocab_size"],
-                  stopping_criteria=StoppingCriteriaList([StopAfterSteps()]))
     rows, tokens, guesses, fwd_tokens, lengths = [], [], [], [], []
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # temperature=0.0 with do_sample=False
+    with torch.inference_mode():
         for rep in range(repeats + 1):  # the first run is a warm-up
             gc.collect()
-            clock.reset()
-            with _lade_active(timed_loop):
-                generated = model.generate(prompt, **kwargs)
-            if len(clock.steps) != steps:
-                raise RuntimeError(f"lade stopped after {len(clock.steps)} of {steps} iterations")
-            done = clock.steps + [clock.cur]  # the last one begun: only its start is used
+            done, generated = _lade_run(model, prompt, clock, timed_loop, steps)
             if rep == 0:
-                new_tokens = generated.shape[1] - prompt.shape[1]
-                plain = model.generate(prompt, do_sample=False, max_new_tokens=new_tokens,
-                                       eos_token_id=shape["vocab_size"])
-                same_as_plain = bool(torch.equal(plain, generated))
+                same_as_plain = _lade_same_as_plain(model, prompt, generated)
                 continue
             timed = range(1 + warmup, steps)
             rep_rows = []
@@ -1742,12 +1799,7 @@ def wall_lookahead(layers, dtype, prompt, steps, warmup, repeats, shape) -> dict
                           for p in (*LADE_PARTS, "kv_update", "accept")}}
     return {
         "tokens_equal_plain_greedy": same_as_plain,
-        "tokens_per_step": round(sum(tokens) / len(tokens), 3),
-        "tokens_per_step_histogram": dict(sorted(collections.Counter(tokens).items())),
-        "guesses_per_step": round(sum(guesses) / len(guesses), 3),
-        "guesses_per_step_histogram": dict(sorted(collections.Counter(guesses).items())),
-        "forward_tokens_per_step": round(sum(fwd_tokens) / len(fwd_tokens), 3),
-        "forward_tokens_histogram": dict(sorted(collections.Counter(fwd_tokens).items())),
+        **_lade_token_counts(tokens, guesses, fwd_tokens),
         "context_tokens_timed": [min(lengths), max(lengths)],
         "median_us": {p: round(statistics.median(r[p] for r in flat), 2) for p in LADE_PARTS},
         "sub_parts_median_us": {p: round(statistics.median(r[p] for r in flat), 2)
@@ -1970,6 +2022,312 @@ def _wall_lookahead_main(args) -> int:
     return _store_wall_run(args.out, "wall_clock_lookahead", settings, result, args.wall_lookahead_rerun, first,
                            ("fit_us_a_plus_b_L", "at_layers_from_fits", "timer_overhead_check",
                             "forward_tokens_check"), ("sub_parts_median_us",))
+
+
+# --------------------------------------------------------------------------------------------------
+# Launches of Lookahead decoding (--lookahead-launches): lade's loop under the profiler
+# --------------------------------------------------------------------------------------------------
+
+class LadeLabels(LadeClock):
+    """LadeClock's markers (the `LADE_MARKERS` lines of lade's loop) as profiler labels: each
+    iteration under `spec::prefill` (the first: the prompt and the first window) or
+    `spec::step:<i>`, each region of it under `spec::seg:<region>`, the draft regions (`LADE_DRAFT`)
+    also under `spec::draft`; the iteration records (length, guesses, forward tokens) are kept as
+    LadeClock keeps them.  Labels are opened and closed at the markers, which sit outside every
+    `with` block and call of the loop, so they nest."""
+
+    def reset(self):
+        super().reset()
+        self.entered: list = []
+
+    def _close(self, keep: int) -> None:
+        while len(self.entered) > keep:
+            self.entered.pop().__exit__(None, None, None)
+
+    def _open(self, *names: str) -> None:
+        for name in names:
+            rf = record_function(TAG + name)
+            rf.__enter__()
+            self.entered.append(rf)
+
+    def begin(self, cur_len: int) -> None:
+        self._close(0)
+        super().begin(cur_len)
+        self._open("prefill" if self.begun == 1 else f"step:{self.begun - 1}", "seg:prepare")
+
+    def seg(self, name: str, guesses: int | None = None) -> None:
+        super().seg(name, guesses)
+        self._close(1)
+        self._open(*(("draft",) if name in LADE_DRAFT else ()), "seg:" + name)
+
+    def finish(self) -> None:
+        self._close(0)
+
+
+class LadeMarks(HostAndSyncMarks):
+    """HostAndSyncMarks with the host tensors lade makes.  Its attention-mask builder builds the guess
+    rows' diagonals with `torch.tensor([0, ..., min]).repeat(n)` and no device: on a GPU those stay on
+    the host.  So a tensor from `torch.tensor` / `torch.as_tensor` without a device, and every result
+    of a call on host tensors only, is a host tensor (the calls go under `spec::host`: host-side ops,
+    not launches); `.to(device)` of one is an h2d; a host tensor handed to a device op
+    (`mask.diagonal_scatter(small_m, -1)`) is first copied to the device (an h2d: CUDA's copy_ stages
+    a host source into a device buffer, then copies it into the diagonal with a kernel, which the
+    CPU's copy_ counts), counted by op in `staged`.  Host tensors are known by identity (weak refs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.host: dict = {}  # id -> weakref of a host tensor
+        self.staged = collections.Counter()
+
+    def _is_host(self, t: torch.Tensor) -> bool:
+        ref = self.host.get(id(t))
+        return ref is not None and ref() is t
+
+    def _keep_on_host(self, out):
+        for t in pytree.tree_leaves(out):
+            if isinstance(t, torch.Tensor) and not self._is_host(t):
+                self.host[id(t)] = weakref.ref(t, lambda _, key=id(t): self.host.pop(key, None))
+        return out
+
+    def _to_device(self, t):
+        if not (isinstance(t, torch.Tensor) and self._is_host(t)):
+            return t
+        with record_function(TAG + "h2d"):
+            return t.detach()  # a new tensor: not a host one
+
+    def __torch_function__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.tensor, torch.as_tensor) and kwargs.get("device") is None:
+            with record_function(TAG + "host"):
+                return self._keep_on_host(func(*args, **kwargs))
+        tensors = [x for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)]
+        host = [self._is_host(t) for t in tensors]
+        name = getattr(func, "__name__", str(func))
+        if any(host) and name == "to" and (
+                "device" in kwargs or any(isinstance(a, (torch.device, str)) for a in args[1:])):
+            return self._to_device(func(*args, **kwargs))
+        if host and all(host):
+            with record_function(TAG + "host"):
+                return self._keep_on_host(func(*args, **kwargs))
+        if any(host):
+            self.staged[name] += 1
+            args, kwargs = pytree.tree_map(self._to_device, (args, kwargs))
+        return super().__torch_function__(func, types_, args, kwargs)
+
+
+def _lade_sub_part(evt, labels):
+    """(step, sub-part) of an event under LadeLabels' labels: verify_mask (lade's attention-mask
+    builder), verify_model (the rest of the target forward), forward_io (jforward_multilevel outside
+    the model), else the loop region."""
+    step = step_from_labels(evt, labels)
+    if step is None:
+        return None
+    if "verify_mask" in labels:
+        return step, "verify_mask"
+    if "verify" in labels:
+        return step, "verify_model"
+    region = next((x[4:] for x in labels if x.startswith("seg:")), "outside")
+    return step, "forward_io" if region == "forward" else region
+
+
+LOOKAHEAD_BUCKET_KEYS = ("launches_per_step", "launches_per_step_min_max", "syncs_per_step",
+                         "h2d_copies_per_step", "host_side_ops_per_step")
+
+
+def measure_lookahead(layers, dtype, prompt, steps, warmup) -> dict:
+    """Launches per iteration of lade's loop (one target forward), counted as the profile mode counts
+    plain / EAGLE / Medusa (`classify`, `summarize`, parts draft / verify / bookkeeping as
+    --wall-lookahead splits them), on the profile mode's model: `steps` + 1 iterations, 1 + warmup ..
+    steps - 1 averaged, the first one reported as the prefill; also by tokens taken in the step."""
+    model = _lade_model(layers, dtype)
+    labels = LadeLabels()
+    model.model.LlamaModeljforward = labels.timed(
+        label(model.model.LlamaModeljforward, "verify"), "verify", True)  # counts forward tokens
+    label_module(model.lm_head, "verify")
+    model.model.j_prepare_decoder_attention_mask = label(
+        model.model.j_prepare_decoder_attention_mask, "verify_mask")  # inside verify
+    loop = _lade_instrumented(labels)
+    with torch.inference_mode():
+        _, generated = _lade_run(model, prompt, labels, loop, steps)  # warm-up
+        same_as_plain = _lade_same_as_plain(model, prompt, generated)
+    marks = LadeMarks()
+    with profiled(marks) as prof:
+        done, _ = _lade_run(model, prompt, labels, loop, steps)
+    events = prof.events()
+    tallies = classify(events, step_from_labels)
+    sub_tallies = classify(events, _lade_sub_part)
+    steady = list(range(1 + warmup, steps))
+    guess_size = LADE_CONFIG["LEVEL"] - 1
+    it = {i: {"tokens": done[i + 1]["len"] - done[i]["len"], "guesses": done[i]["guesses"]} for i in steady}
+
+    def sub_parts(sel):
+        return {p: round(sum(sum(t.launches.values()) for (i, q), t in sub_tallies.items()
+                             if i in sel and q == p) / len(sel), 3)
+                for p in ("verify_mask", "verify_model", *LADE_SUBPARTS[1:])}
+
+    def bucket(i):  # (tokens taken, whether the pool had guesses): a step taking more had some
+        return it[i]["tokens"], it[i]["tokens"] > 1 or it[i]["guesses"] > 0
+
+    by_tokens = {}
+    for n, guessed in sorted({bucket(i) for i in steady}):
+        sel = [i for i in steady if bucket(i) == (n, guessed)]
+        summary = summarize(tallies, sel)
+        name = f"tokens={n}" if n > 1 else f"tokens=1 guesses{'>0' if guessed else '=0'}"
+        by_tokens[name] = {"steps": len(sel), "guesses_per_step": round(
+            sum(it[i]["guesses"] for i in sel) / len(sel), 3),
+            **{k: summary[k] for k in LOOKAHEAD_BUCKET_KEYS}, "sub_part_launches_per_step": sub_parts(sel)}
+    tokens = [it[i]["tokens"] for i in steady]
+    guesses = [it[i]["guesses"] for i in steady]
+    subs = sub_parts(steady)
+    total = sum(sum(tallies[i].launches.values()) for i in steady) / len(steady)
+    if abs(sum(subs.values()) - total) > 0.01 * len(subs):  # every launch of a step sits in one region
+        raise RuntimeError(f"lade's sub-parts hold {sum(subs.values())} launches per step, the steps {total}")
+    return summarize(tallies, steady, {
+        "tokens_equal_plain_greedy": same_as_plain,
+        **_lade_token_counts(tokens, guesses, [done[i]["forward_tokens"] for i in steady]),
+        "guess_tokens_verified_per_step": round(guess_size * sum(guesses) / len(guesses), 3),
+        "guess_tokens_accepted_per_step": round(sum(tokens) / len(tokens) - 1, 3),
+        "context_tokens": [done[steady[0]]["len"], done[steady[-1]]["len"]],
+        "sub_part_launches_per_step": subs,
+        "by_tokens_per_step": by_tokens,
+        "host_tensors_staged_to_device_in_run": dict(sorted(marks.staged.items())),
+        "mixed_host_device_calls": dict(marks.mixed),
+    })
+
+
+LOOKAHEAD_LAUNCH_PARTS = ("draft", "verify", "bookkeeping", "total")
+LOOKAHEAD_LAUNCH_NOTES = [
+    "lade 0.0.2 runs on transformers 4.34.1 only (see wall_clock_lookahead's notes), so plain generate is "
+    "counted again here on 4.34.1; it has 2 launches and 1 sync a step more than the 4.36.2 one under "
+    "'results': 4.34's LlamaModel.forward checks `0 in attention_mask` (eq, any, a scalar read)",
+    "what a step's launches depend on: whether the pool had n-gram guesses for the last token (the mask "
+    "builder's guess block -- mask[:, 0] = 0, fill_diagonal_, LEVEL - 2 diagonal_scatter, the copy back "
+    "-- and the argmax of the guess logits: the same launches for 1 to GUESS_SET_SIZE guesses) and how "
+    "many guess tokens were taken (kv_update copies k and v of each taken token in every layer: 2 "
+    "launches per layer per token, plus torch.ones + cat of the attention mask once when any is taken); "
+    "nothing else. So launches per step = by_tokens_per_step 'tokens=1 guesses>0' + 2 + 2*L*(n - 1) for "
+    "a step taking n > 1 tokens; the mean over the profiled steps depends on the random model's mix",
+    "random weights (vocab 32000) take 1 token in most steps, now and then up to LEVEL - 1 = 4 once the "
+    "greedy output repeats; Spec-Bench's tau (about 1.6 tokens per step on Vicuna) is not this run's; "
+    "at_layers_from_fits gives each bucket and estimate_tokens_per_step_1.6: 'tokens=1 guesses>0' + 0.6 x "
+    "('tokens=2' - it), i.e. every step with guesses and 0.6 guess tokens taken a step; for a mix of 1-4 "
+    "tokens averaging 1.6 that is at most 1.2 launches high (the mask's torch.ones + cat counted in 0.6 "
+    "of the steps); a step without guesses has 10 launches fewer at any depth",
+    "tokens_equal_plain_greedy is false where fp16 CPU rounding differs between lade's 30-60-token forwards "
+    "and plain's one-token ones (L = 8 here; the same run in float32 agrees token for token)",
+    "host tensors: lade's mask builder makes its diagonals with torch.tensor([...]) without a device and "
+    ".repeat(n): on a GPU those stay on the host (host_side_ops_per_step, not launches) and each "
+    "diagonal_scatter onto the device mask copies its source host->device (h2d_copies_per_step, verify) "
+    "before its clone and copy kernels (launches); torch.tensor(..., device=...) of the input ids, "
+    "position ids and accepted tokens are h2d too (bookkeeping)",
+    "syncs: position_ids[0][-1].item() (jforward_multilevel), `0 in attention_mask` (LlamaModeljforward), "
+    "next_tokens.item(), unfinished_sequences.max() == 0, the window's argmax .tolist() and, with "
+    "guesses, the guess argmax .tolist()",
+]
+
+
+def _lookahead_bucket_fits(by_layer: dict, layers: list) -> dict:
+    """a + b*L of the launches per part of each by_tokens_per_step bucket, over the depths whose
+    profiled steps have it (at least two; which ones under "layers")."""
+    out = {}
+    for b in dict.fromkeys(b for L in layers for b in by_layer[str(L)]["by_tokens_per_step"]):
+        have = [L for L in layers if b in by_layer[str(L)]["by_tokens_per_step"]]
+        if len(set(have)) >= 2:
+            out[b] = {"layers": have, **{p: fit_line(have, [
+                by_layer[str(L)]["by_tokens_per_step"][b]["launches_per_step"][p] for L in have])
+                for p in LOOKAHEAD_LAUNCH_PARTS}}
+    return dict(sorted(out.items(), key=lambda kv: (int(kv[0].split()[0].removeprefix("tokens=")), kv[0])))
+
+
+def _at_layers(fit: dict, L: int) -> float:
+    return round(fit["fixed_a"] + fit["per_layer_b"] * L, 1)
+
+
+def measure_lookahead_launches(args) -> dict:
+    """Launches per step of lade's Lookahead decoding and of plain `generate` on the installed
+    transformers (4.34.1), the profile mode's model, dtype and prompt, with a + b*L fits per part, by
+    tokens taken in the step too, and at L = 32 and 40."""
+    import importlib.util
+
+    if importlib.util.find_spec("lade") is None:
+        raise SystemExit("--lookahead-launches needs the lade package (lade 0.0.2, transformers 4.34)")
+    if len(set(args.layers)) < 2:
+        raise SystemExit("--lookahead-launches fits a + b·L per part: give at least two depths with --layers")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+    vocab = llama_config(0).vocab_size
+    torch.manual_seed(1234)
+    prompt = torch.randint(3, vocab, (1, args.prompt_tokens))  # the profile mode's prompt
+    started = time.time()
+    results: dict = collections.defaultdict(dict)
+    for L in args.layers:
+        key = str(L)
+        results["plain"][key] = measure_plain(L, dtype, prompt, args.steps, args.warmup, eos=vocab)
+        results["lookahead"][key] = measure_lookahead(L, dtype, prompt, args.lookahead_steps, args.warmup)
+        print(f"L={L}: " + ", ".join(f"{m} {results[m][key]['launches_per_step']['total']:.1f}"
+                                     for m in results),
+              f"launches/step, lookahead {results['lookahead'][key]['tokens_per_step']} tokens/step "
+              f"({time.time() - started:.0f} s)", file=sys.stderr)
+    results = dict(results)
+    fit = fits(results, args.layers)
+    bucket_fit = _lookahead_bucket_fits(results["lookahead"], args.layers)
+    at = {}
+    for L in (32, 40):
+        point = extrapolate(fit, L)
+        point["launches_per_step_by_part"] = {
+            m: {p: _at_layers(f["launches_per_step"][p], L) for p in LOOKAHEAD_LAUNCH_PARTS}
+            for m, f in fit.items()}
+        plain = point["launches_per_step"]["plain"]
+        buckets = {b: _at_layers(f["total"], L) for b, f in bucket_fit.items()}
+        one, two = buckets.get("tokens=1 guesses>0"), buckets.get("tokens=2")
+        if one is not None and two is not None:
+            buckets["estimate_tokens_per_step_1.6"] = round(one + 0.6 * (two - one), 1)
+        point["lookahead_by_tokens_per_step"] = {
+            b: {"launches_per_step": v, "ratio_to_plain": round(v / plain, 3)} for b, v in buckets.items()}
+        at[str(L)] = point
+    level, window = LADE_CONFIG["LEVEL"], LADE_CONFIG["WINDOW_SIZE"]
+    return {
+        "what": "PyTorch operator launches (aten kernels) per decoding step, CPU profile as under 'results' "
+                "(the same classify / summarize filter, see 'filter'): Lookahead decoding (lade 0.0.2, "
+                "Spec-Bench's LEVEL 5 / WINDOW 7 / GUESS 7) vs plain generate on the same transformers, "
+                "the profile mode's random-weight Vicuna-like Llama; a step is one target forward",
+        **_run_stamp(),
+        "environment": {**_environment("lade"), "threads": torch.get_num_threads()},
+        "settings": {
+            "model": "llama_config (as 'model' / base), eager attention, random weights (normal init)",
+            "layers": args.layers, "dtype": args.dtype, "prompt_tokens": args.prompt_tokens,
+            "prompt": "random ids from 3 up, seed 1234 (the profile mode's)",
+            "eos_token_id": f"{vocab} (never drawn; the EOS checks run)",
+            "lade_config": LADE_CONFIG, "generate_call": "as wall_clock_lookahead's settings",
+            "lookahead_iterations": f"{args.lookahead_steps} + 1 per run (after one warm-up run, "
+                                    f"checked token for token against plain greedy generate); "
+                                    f"{1 + args.warmup} .. {args.lookahead_steps - 1} averaged (0 is the "
+                                    f"prefill, reported as 'prefill'; 1 .. {level - 3} fill the window)",
+            "plain_steps": f"decode steps {1 + args.warmup} .. {args.steps - 2} of {args.steps}, as 'results'",
+            "step": "one iteration of lade's jacobi_greedy_search_multilevel loop, labelled from loop top "
+                    "to loop top by the --wall-lookahead markers (LADE_MARKERS) of a recompiled copy",
+            "parts": "as wall_clock_lookahead's: verify = LlamaModeljforward (with its mask builder, "
+                     "sub-part verify_mask) + lm_head; draft = pool_lookup, accept, window, pool_update; "
+                     "bookkeeping = prepare, forward_io, next_token, kv_update, append",
+            "forward_tokens": f"1 + {window} x {level - 1} window tokens + {level - 1} per guess",
+            "by_tokens_per_step": "steps grouped by tokens taken (1 + guess tokens accepted) and, for 1, "
+                                  "by whether the pool had guesses",
+            **_machine(),
+        },
+        "notes": LOOKAHEAD_LAUNCH_NOTES,
+        "results": results,
+        "fit_a_plus_b_L": fit,
+        "fit_lookahead_by_tokens_per_step": bucket_fit,
+        "at_layers_from_fits": at,
+    }
+
+
+def _lookahead_launches_main(args) -> int:
+    block = measure_lookahead_launches(args)
+    report = _read_report(args.out)
+    report["lookahead_launches"] = block
+    return _write(report if args.out else block, args.out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -2334,6 +2692,14 @@ def main(argv=None) -> int:
     parser.add_argument("--wall-lookahead-rerun", action="store_true",
                         help="store this run as the rerun of the stored wall_clock_lookahead one, "
                              "with the medians more than 10%% apart")
+    parser.add_argument("--lookahead-launches", action="store_true",
+                        help="instead: the launches per step (profile mode) of Lookahead decoding (the "
+                             "lade package, LEVEL 5 / WINDOW 7 / GUESS 7) and of plain generate on the "
+                             "installed transformers, written under 'lookahead_launches' of --out "
+                             "(other keys kept)")
+    parser.add_argument("--lookahead-steps", type=int, default=96,
+                        help="with --lookahead-launches: lade loop iterations profiled per run (more "
+                             "than --steps: the steps are grouped by tokens taken)")
     parser.add_argument("--wall-eagle2", action="store_true",
                         help="instead: the --wall host time per step of EAGLE-2 (the reference code in "
                              "--eagle2-src, Spec-Bench's tree: 60 tokens, depth 5, top-10) and of plain "
@@ -2363,6 +2729,8 @@ def main(argv=None) -> int:
         return _wall_assisted_main(args)
     if args.wall_lookahead:
         return _wall_lookahead_main(args)
+    if args.lookahead_launches:
+        return _lookahead_launches_main(args)
     if args.wall:
         if len(set(args.layers)) < 2:
             parser.error("--wall fits a + b·L per part: give at least two depths with --layers")
