@@ -139,26 +139,52 @@ def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt
     return est
 
 
+def _estimate_options(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
+                      prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
+                      kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
+                      runtime: Optional[str] = RuntimeOpt, calibration: Optional[str] = CalibrationOpt,
+                      system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt,
+                      tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt,
+                      ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt,
+                      microbatches: Optional[int] = MicrobatchOpt, kv_budget: Optional[str] = KvBudgetOpt,
+                      kv_sinks: Optional[int] = KvSinksOpt, kv_eviction: str = KvEvictionOpt,
+                      kv_offload: Optional[str] = KvOffloadOpt, kv_fetch: Optional[int] = KvFetchOpt,
+                      kv_score_channels: int = KvScoreOpt, kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt,
+                      kv_overlap: bool = KvOverlapOpt, kv_block: Optional[int] = KvBlockOpt,
+                      mla_decode: str = MlaDecodeOpt, decode_attention: str = DecodeAttentionOpt,
+                      prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
+                      mlp_weights_dtype: Optional[str] = MlpWeightsOpt, padded_batch: Optional[int] = PaddedBatchOpt,
+                      ssm_state_dtype: Optional[str] = SsmStateOpt) -> None:
+    """The options of one estimate, which `estimate` and `explain` share (their parameters, for typer)."""
+
+
+def _with_estimate_options(command: Any) -> Any:
+    """`command`, which takes the shared options as **options, as typer sees it: one signature holding
+    `_estimate_options`' parameters, then the command's own, then `--json`."""
+    import functools
+    import inspect
+
+    own = [p for p in inspect.signature(command).parameters.values()
+           if p.kind is not p.VAR_KEYWORD and p.name != "as_json"]
+    shared = list(inspect.signature(_estimate_options).parameters.values())
+    json_opt = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JsonOpt, annotation="bool")
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        return command(**kwargs)
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared + own] + [json_opt]
+    wrapper.__signature__ = inspect.Signature(params)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer reads the signature above, not the command's
+    return wrapper
+
+
 @app.command("estimate")
-def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
-                 prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
-                 kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
-                 runtime: Optional[str] = RuntimeOpt, calibration: Optional[str] = CalibrationOpt,
-                 system: Optional[str] = SystemOpt, devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt,
-                 pp: Optional[int] = PpOpt, dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
-                 cp: Optional[int] = CpOpt, overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                 kv_budget: Optional[str] = KvBudgetOpt, kv_sinks: Optional[int] = KvSinksOpt,
-                 kv_eviction: str = KvEvictionOpt, kv_offload: Optional[str] = KvOffloadOpt,
-                 kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
-                 kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
-                 kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                 decode_attention: str = DecodeAttentionOpt, prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
-                 mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
-                 padded_batch: Optional[int] = PaddedBatchOpt,
-                 ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
+@_with_estimate_options
+def estimate_cmd(as_json: bool, **options: Any) -> None:
     """Time, memory, energy, cost and bottleneck of one model on one device or a system of them."""
-    # the parameters alone are the local names so far: pass the shared ones on by name
-    est = _estimate_from_options(**{k: v for k, v in locals().items() if k != "as_json"})
+    est = _estimate_from_options(**options)
     if as_json:
         _print_json(est.to_dict())
         return
@@ -168,27 +194,11 @@ def estimate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, 
 
 
 @app.command("explain")
-def explain_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, batch: int = BatchOpt,
-                prompt: int = PromptOpt, output: int = OutputOpt, weights_dtype: Optional[str] = WeightsOpt,
-                kv_dtype: Optional[str] = KvOpt, activations_dtype: Optional[str] = ActOpt,
-                runtime: Optional[str] = RuntimeOpt,
-                phase: str = typer.Option("both", "--phase", help="prefill, decode or both"),
-                calibration: Optional[str] = CalibrationOpt, system: Optional[str] = SystemOpt,
-                devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
-                dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt, cp: Optional[int] = CpOpt,
-                overlap: bool = OverlapOpt, microbatches: Optional[int] = MicrobatchOpt,
-                kv_budget: Optional[str] = KvBudgetOpt, kv_sinks: Optional[int] = KvSinksOpt,
-                kv_eviction: str = KvEvictionOpt, kv_offload: Optional[str] = KvOffloadOpt,
-                kv_fetch: Optional[int] = KvFetchOpt, kv_score_channels: int = KvScoreOpt,
-                kv_offload_dtype: Optional[str] = KvOffloadDtypeOpt, kv_overlap: bool = KvOverlapOpt,
-                kv_block: Optional[int] = KvBlockOpt, mla_decode: str = MlaDecodeOpt,
-                decode_attention: str = DecodeAttentionOpt, prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
-                mlp_weights_dtype: Optional[str] = MlpWeightsOpt,
-                padded_batch: Optional[int] = PaddedBatchOpt,
-                ssm_state_dtype: Optional[str] = SsmStateOpt, as_json: bool = JsonOpt) -> None:
+@_with_estimate_options
+def explain_cmd(phase: str = typer.Option("both", "--phase", help="prefill, decode or both"), *, as_json: bool,
+                **options: Any) -> None:
     """The op table: FLOPs, bytes, arithmetic intensity vs the device's ops:byte, time, what binds;
     collectives with their wire bytes, algorithm and time; PCIe transfers of an offloaded KV cache."""
-    options = {k: v for k, v in locals().items() if k not in ("phase", "as_json")}  # the parameters, first
     from infersim.errors import InfersimError
 
     if phase not in ("prefill", "decode", "both"):
