@@ -431,6 +431,10 @@ def validate_cmd(measured: list[str] = typer.Option([], "--measured",
                  device: Optional[str] = typer.Option(None, "--device", "-d",
                                                       help="device the --measured files are predicted on "
                                                            "(default: the one `infersim calibrate` wrote from each)"),
+                 case: list[str] = typer.Option([], "--case", help="only this case (22a) or row (22, W6); "
+                                                               "repeatable"),
+                 category: Optional[str] = typer.Option(None, "--category",
+                                                        help="only the categories whose name contains this"),
                  as_json: bool = JsonOpt,
                  write_docs: bool = typer.Option(False, "--write-docs", help="regenerate docs/validation.md")) -> None:
     """Score infersim against published figures and measurements: predicted vs measured, per category."""
@@ -439,12 +443,13 @@ def validate_cmd(measured: list[str] = typer.Option([], "--measured",
     from infersim.validate.report import write_docs as write
 
     card = scorecard(measured, device)
-    if write_docs:
+    shown = card.only(case, category) if case or category is not None else card  # bad filters fail before writing
+    if write_docs:  # the whole scorecard, whatever is shown
         sys.stderr.write(f"wrote {write(card)}\n")
     if as_json:
-        _print_json(card.to_dict())
+        _print_json(shown.to_dict())
         return
-    _print_all(rich_tables(card))
+    _print_all(rich_tables(shown))
 
 
 @app.command("measure")

@@ -377,3 +377,24 @@ def test_spec_bench_rows_of_measured_implementations_within_20_percent(published
                     "65f", "66i", "67e", "68h"):
         result = published[case_id]
         assert result.status == SCORED and abs(result.error) < 0.20, (case_id, result.error)
+
+
+def test_a_scorecard_narrows_to_cases_rows_and_categories(card):
+    assert [r.case for r in card.only(["22a"]).results] == ["22a"]
+    row = [r.case for r in card.only(["W6"]).results]  # a row's prefix: its letters, not W60
+    assert row and all(c.startswith("W6") for c in row) and "W6b" in row
+    assert not [r for r in card.only(["2"]).results if r.case == "22a"]  # "2" is row 2, not 22
+    spec = card.only(category="Speculative")
+    assert {r.category for r in spec.results} == {"speculative decoding"}
+    assert spec.to_dict()["totals"]["cases"] == len(spec.results) > 0
+    with pytest.raises(InfersimError, match="no validation case '99z'"):
+        card.only(["99z"])
+    with pytest.raises(InfersimError, match="categories: .*speculative decoding"):
+        card.only(category="nope")
+
+
+def test_validate_filters_on_the_command_line(cli):
+    code, out, _ = cli("validate", "--case", "22a", "--json")
+    assert code == 0 and [c["case"] for c in json.loads(out)["cases"]] == ["22a"]
+    code, out, err = cli("validate", "--category", "nope")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no validation category" in err

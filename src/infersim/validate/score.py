@@ -452,6 +452,28 @@ class Scorecard:
     def summary(self) -> list[CategorySummary]:
         return summarize(self.results)
 
+    def only(self, cases: Sequence[str] = (), category: str | None = None) -> "Scorecard":
+        """The results of the cases named (an id, or a prefix ending a row number: "W6", "65") and/or of the
+        categories whose name contains `category` (case-insensitive); a filter that matches nothing is one
+        InfersimError line naming what would."""
+        results = self.results
+        if category is not None:
+            results = tuple(r for r in results if category.lower() in r.category.lower())
+            if not results:
+                known = sorted({r.category for r in self.results})
+                raise InfersimError(f"no validation category matches '{category}'; categories: {', '.join(known)}")
+        if cases:
+            def named(case_id: str, wanted: str) -> bool:
+                return case_id == wanted or (case_id.startswith(wanted) and not case_id[len(wanted)].isdigit())
+
+            unknown = [c for c in cases if not any(named(r.case, c) for r in results)]
+            if unknown:
+                raise InfersimError(f"no validation case {', '.join(repr(c) for c in unknown)}"
+                                    f"{' in that category' if category else ''}: give an id of `infersim validate "
+                                    "--json` (22a, W6b) or a row's prefix (22, W6)")
+            results = tuple(r for r in results if any(named(r.case, c) for c in cases))
+        return Scorecard(results, self.measured_files)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; `infersim validate --json` prints exactly this."""
         return {
