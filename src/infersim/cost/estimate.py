@@ -306,7 +306,7 @@ def _notes(model: ModelSpec, device: DeviceSpec, memory: MemoryResult, layout: L
                      f"{model.id} states (max_position_embeddings); timed as if it were extended (RoPE scaling)")
     if chunks:
         notes.append(chunks.describe())
-    if workload.kv != KVCache():
+    if workload.kv != KVCache() and model.num_attention_layers:  # an SSM has no cache to hold a policy
         notes.append(f"KV cache: {workload.kv.describe()}")
     if memory.kv_host_bytes:
         link = device.host_link
