@@ -34,6 +34,7 @@ def test_wafer_spills_weights_to_memoryx_at_its_bandwidth():
 
 
 def test_overflow_is_counted_and_charged_to_the_slowest_tier(h100):
-    p = place(h100, 70e9, 20e9, 0.0)
+    usable = 81_559 * 2**20  # the 80 GB card's HBM as NVML reports it (MemoryTier.reported_bytes)
+    p = place(h100, 70e9, usable - 70e9 + 10e9, 0.0)
     assert p.overflow_bytes == pytest.approx(10e9)
-    assert p.bytes_by_class_and_tier["kv_cache"]["hbm"] == pytest.approx(20e9)
+    assert p.bytes_by_class_and_tier["kv_cache"]["hbm"] == pytest.approx(usable - 70e9 + 10e9)

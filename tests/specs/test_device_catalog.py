@@ -174,3 +174,17 @@ def test_user_copy_of_a_catalog_file_loads(tmp_path):
     path = tmp_path / "groq.yaml"
     path.write_text(text)
     assert load_device(str(path)).id == "groq-lpu"
+
+
+def test_workloads_fill_the_capacity_the_driver_reports_not_the_marketed_one():
+    """NVML reports 81,920 MiB on an A100 80GB (thundergolfer.com, in the catalog): TensorRT-LLM ran Llama-2-7B
+    in fp16 at batch 60 with 2,176 tokens each on one (TRT-061, validation row 23b), 80.3 GB of weights and
+    cache that 80e9 bytes could not hold."""
+    from infersim.cost.estimate import estimate
+
+    a100 = load_device("a100-80gb")
+    assert a100.main_memory.capacity_bytes == 80e9 and a100.capacity_bytes == 81_920 * 2**20
+    assert load_device("rtx-3090").capacity_bytes == 24e9  # no reported total in the catalog: the marketed one
+    est = estimate("llama-2-7b", "a100-80gb", batch=60, prompt_tokens=128, output_tokens=2048, weights_dtype="fp16",
+                   kv_dtype="fp16", activations_dtype="fp16", runtime="compiled")
+    assert 80e9 < est.memory.total_bytes < a100.capacity_bytes and est.memory.fits

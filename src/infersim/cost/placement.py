@@ -46,7 +46,7 @@ def place(device: DeviceSpec, weights_bytes: float, kv_bytes: float, activation_
     """Fill resident tiers fastest first with weights, then KV cache, then activations."""
     eff = device.efficiency.memory_fraction
     tiers = device.resident_tiers
-    free = {t.name: t.capacity_bytes for t in tiers}
+    free = {t.name: t.usable_bytes for t in tiers}
     held: dict[str, dict[str, float]] = {}
     overflow = 0.0
     for cls, amount in zip(TENSOR_CLASSES, (weights_bytes, kv_bytes, activation_bytes)):

@@ -181,7 +181,9 @@ def devices_table(devices: Sequence["DeviceSpec"]) -> Table:
     for d in devices:
         main = d.main_memory
         table.add_row(d.id, d.execution_model, f"{d.peak_for('bf16') / 1e12:,.0f}",
-                      f"{main.capacity_bytes / 1e9:,.2f} GB {main.technology}", f"{main.bytes_per_s / 1e12:,.2f}",
+                      f"{main.capacity_bytes / 1e9:,.2f} GB {main.technology}"
+                      + (f" ({main.reported_bytes / 1e9:,.2f} reported)" if main.reported_bytes else ""),
+                      f"{main.bytes_per_s / 1e12:,.2f}",
                       f"{d.ops_per_byte():,.1f}", f"{d.tdp_watts:,.0f}")
     return table
 

@@ -32,8 +32,16 @@ class MemoryTier(BaseModel):
     name: str
     technology: str = Field(description="hbm3, gddr6, sram, ddr5, ...")
     role: Literal["resident", "cache"]
-    capacity_bytes: PositiveFloat
+    capacity_bytes: PositiveFloat = Field(description="the marketed capacity (the datasheet's GB)")
+    reported_bytes: PositiveFloat | None = Field(
+        None, description="the total the driver reports (nvidia-smi / NVML), where it differs from the marketed "
+                          "figure: what a workload allocates from")
     bytes_per_s: PositiveFloat | None = Field(None, description="peak bandwidth; unknown for some caches")
+
+    @property
+    def usable_bytes(self) -> float:
+        """Bytes a workload can fill: the driver's total where known, else the marketed capacity."""
+        return self.reported_bytes or self.capacity_bytes
 
 
 class Link(BaseModel):
@@ -189,8 +197,9 @@ class DeviceSpec(BaseModel):
 
     @property
     def capacity_bytes(self) -> float:
-        """Bytes the resident tiers hold together."""
-        return sum(t.capacity_bytes for t in self.resident_tiers)
+        """Bytes the resident tiers hold together (`MemoryTier.usable_bytes`: the driver's total where the
+        catalog has it, else the marketed figure)."""
+        return sum(t.usable_bytes for t in self.resident_tiers)
 
     @property
     def main_memory(self) -> MemoryTier:
