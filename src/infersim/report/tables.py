@@ -97,7 +97,8 @@ def summary_table(est: "Estimate") -> Table:
         rows.append(("KV cache unused in its last blocks", f"{mem.kv_fragmentation:.2%}"))
     rows += [
         (f"activations (peak){per}", gigabytes(mem.activation_bytes)),
-        (f"memory total / capacity{per}", f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
+        (f"memory total / usable capacity{per}",  # usable: the driver's total where known (MemoryTier)
+         f"{gigabytes(mem.total_bytes)} / {gigabytes(mem.capacity_bytes)}  {fit}"),
         ("largest batch at this context", f"{est.max_batch:,}"),
         ("longest context at this batch", f"{est.max_context_tokens:,} tokens"),
         ("energy per output token", f"{est.joules_per_token:.3g} J"),
