@@ -17,7 +17,8 @@ def _scaled(device, *, bandwidth=1.0, flops=1.0, capacity=1.0):
     """A copy of `device` with every resident tier's bandwidth/capacity and every peak scaled."""
     memory = tuple(
         t.model_copy(update={"bytes_per_s": t.bytes_per_s * bandwidth if t.bytes_per_s else None,
-                             "capacity_bytes": t.capacity_bytes * capacity})
+                             "capacity_bytes": t.capacity_bytes * capacity,
+                             "reported_bytes": t.reported_bytes * capacity if t.reported_bytes else None})
         for t in device.memory
     )
     peaks = {k: v * flops for k, v in device.peak_flops_per_s.items()}
