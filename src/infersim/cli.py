@@ -443,7 +443,7 @@ def validate_cmd(measured: list[str] = typer.Option([], "--measured",
     from infersim.validate.report import write_docs as write
 
     card = scorecard(measured, device)
-    shown = card.only(case, category) if case or category is not None else card  # bad filters fail before writing
+    shown = card.only(case, category)  # bad filters fail before anything is written
     if write_docs:  # the whole scorecard, whatever is shown
         sys.stderr.write(f"wrote {write(card)}\n")
     if as_json:

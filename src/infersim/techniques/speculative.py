@@ -250,8 +250,9 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
         verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
         draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
         verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
-        ratios = reference_host_costs().ratios(speculation.reference_code, target.num_layers) if (
-            plain.runtime == "eager") else None
+        table = reference_host_costs()
+        code = table.measured_code(speculation.reference_code) if plain.runtime == "eager" else None
+        ratios = table.ratios(code, target.num_layers) if code else None
         if ratios is not None:  # the reference code run eagerly: at least its measured host time (host_costs.py)
             host = plain.decode.host_seconds
             draft_seconds = max(draft_seconds, ratios["draft"] * host)
@@ -263,8 +264,7 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
         results.append(SpeculativeResult(
             batch=batch, draft_tokens=speculation.draft_tokens, tokens_per_step=e,
             plain_tpot_seconds=plain.tpot_seconds, draft_seconds=draft_seconds, verify_seconds=verify_seconds,
-            bookkeeping_seconds=bookkeeping,
-            host_costs_from=reference_host_costs().measured_code(speculation.reference_code) if ratios else None,
+            bookkeeping_seconds=bookkeeping, host_costs_from=code,
             tpot_seconds=tpot, speedup=plain.tpot_seconds / tpot, output_tokens_per_s_per_user=1.0 / tpot,
             output_tokens_per_s_total=batch / tpot, plain_output_tokens_per_s_total=batch / plain.tpot_seconds,
             verify_bound_by=verify.decode.bound_by, memory_bytes=memory,
