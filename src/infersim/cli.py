@@ -102,9 +102,7 @@ def _estimate(model: str, device: Optional[str], batch: int, prompt: int, output
     kv = kv_cache_from_options(**(kv_options or {}))
     return estimate(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
                     weights_dtype=weights_dtype, kv_dtype=kv_dtype, activations_dtype=activations_dtype,
-                    runtime=runtime, calibration=calibration, kv_budget=kv.budget, kv_offload=kv.offload,
-                    kv_block_tokens=kv.block_tokens, mla_absorb=kv.mla_absorbed,
-                    kv_query_head_reads=kv.query_head_reads, **parallel)
+                    runtime=runtime, calibration=calibration, kv_cache=kv, **parallel)
 
 
 def _kv_options(budget: Optional[str], sinks: Optional[int], eviction: str, offload: Optional[str],

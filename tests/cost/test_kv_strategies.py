@@ -187,3 +187,13 @@ def test_reading_the_cache_per_query_head_is_never_faster(batch, prompt, model):
     assert per_head.tpot_seconds >= grouped.tpot_seconds
     assert per_head.ttft_seconds == grouped.ttft_seconds  # prefill attention is grouped either way
     assert per_head.memory.total_bytes == grouped.memory.total_bytes  # same cache, read more often
+
+
+def test_the_kv_policy_as_one_object_equals_its_parts_and_not_both():
+    common = dict(batch=4, prompt_tokens=4096, output_tokens=16)
+    parts = estimate(LLAMA, "h100-sxm", kv_budget=KVBudget(tokens=1024), kv_query_head_reads=True, **common)
+    whole = estimate(LLAMA, "h100-sxm", kv_cache=KVCache(budget=KVBudget(tokens=1024), query_head_reads=True),
+                     **common)
+    assert whole.to_dict() == parts.to_dict()
+    with pytest.raises(InfersimError, match="not both"):
+        estimate(LLAMA, "h100-sxm", kv_cache=KVCache(), kv_block_tokens=16, **common)

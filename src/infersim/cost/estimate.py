@@ -402,7 +402,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              ssm_state_dtype: str | None = None, kv_budget: KVBudget | None = None,
              kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
              mla_absorb: bool = True, kv_query_head_reads: bool = False, prefill_chunk_tokens: int | None = None,
-             mlp_weights_dtype: str | None = None, padded_batch: int | None = None) -> Estimate:
+             mlp_weights_dtype: str | None = None, padded_batch: int | None = None,
+             kv_cache: KVCache | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -419,7 +420,8 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     The KV cache (specs/kvcache.py): `kv_budget` keeps only so many tokens (StreamingLLM, H2O),
     `kv_offload` holds part of it in host memory read over PCIe, `kv_block_tokens` allocates it in pages
     of that many tokens, `mla_absorb=False` decodes MLA by decompressing the cache every step,
-    `kv_query_head_reads` reads a GQA/MQA cache once per query head in decode (pre-XQA TensorRT-LLM).
+    `kv_query_head_reads` reads a GQA/MQA cache once per query head in decode (pre-XQA TensorRT-LLM);
+    `kv_cache` gives the whole policy at once instead (as the CLI and validation build it).
     `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring). `mlp_weights_dtype`
     stores the MLP and expert weights in another format than the rest (tt-metal's bfp4 MLPs). `padded_batch`
     is the static batch shape a runtime decodes whatever the batch (`pad_decode_ops`)."""
@@ -427,10 +429,13 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
     try:
-        kv_policy = KVCache(budget=kv_budget, offload=kv_offload, block_tokens=kv_block_tokens,
-                            mla_absorbed=mla_absorb, query_head_reads=kv_query_head_reads)
+        parts = KVCache(budget=kv_budget, offload=kv_offload, block_tokens=kv_block_tokens,
+                        mla_absorbed=mla_absorb, query_head_reads=kv_query_head_reads)
     except ValidationError as exc:
         raise policy_error(exc) from None
+    if kv_cache is not None and parts != KVCache():
+        raise InfersimError("give the KV-cache policy as kv_cache or as the kv_* arguments, not both")
+    kv_policy = kv_cache if kv_cache is not None else parts
     workload = make_workload(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                              weights_dtype=weights_dtype or activations_dtype, kv_dtype=kv_dtype or activations_dtype,
                              mlp_weights_dtype=mlp_weights_dtype,

@@ -298,9 +298,7 @@ def _predict_model(case: Case) -> tuple[float, list[str], bool]:
     est = estimate(case.model, case.device, batch=case.batch, prompt_tokens=case.prompt_tokens,
                    output_tokens=case.output_tokens, weights_dtype=case.weights_dtype, kv_dtype=case.kv_dtype,
                    activations_dtype=case.activations_dtype, runtime=case.runtime, system=case.system_id,
-                   devices=case.devices, kv_budget=kv.budget, kv_offload=kv.offload, kv_block_tokens=kv.block_tokens,
-                   mla_absorb=kv.mla_absorbed, kv_query_head_reads=kv.query_head_reads,
-                   mlp_weights_dtype=case.mlp_weights_dtype, overlap=case.overlap,
+                   devices=case.devices, kv_cache=kv, mlp_weights_dtype=case.mlp_weights_dtype, overlap=case.overlap,
                    prefill_chunk_tokens=case.prefill_chunk_tokens, padded_batch=case.padded_batch,
                    **case.layout)
     if case.metric == "output_tokens_per_s_per_gpu":
