@@ -67,6 +67,8 @@ DecodeAttentionOpt = typer.Option("grouped", "--decode-attention",
                                        "kernel, before XQA)")
 PaddedBatchOpt = typer.Option(None, "--padded-batch", help="static batch shape the runtime decodes at, padding the "
                                                           "batch up to it (tt-metal: 32 users)")
+MeshGridOpt = typer.Option(None, "--mesh-grid", help="wafers: run each layer on an N x N region of cores (WaferLLM's "
+                                                      "decode grids); default: the cores shared by the layers held")
 PrefillChunkOpt = typer.Option(None, "--prefill-chunk", help="prefill in chunks of N tokens (chunked prefill, as "
                                                              "vLLM and TensorRT-LLM run it); default: one pass")
 ActOpt = typer.Option(None, "--activations-dtype", help="bf16, fp16 or fp32 (default: bf16 where the device has it)")
@@ -125,7 +127,7 @@ def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt
                            mla_decode: str, decode_attention: str, prefill_chunk: Optional[int],
                            moe_imbalance: float,
                            mlp_weights_dtype: Optional[str], padded_batch: Optional[int],
-                           ssm_state_dtype: Optional[str]) -> Any:
+                           ssm_state_dtype: Optional[str], mesh_grid: Optional[int]) -> Any:
     """The one estimate `estimate` and `explain` make from the options they share."""
     kv = _kv_options(kv_budget, kv_sinks, kv_eviction, kv_offload, kv_fetch, kv_score_channels, kv_offload_dtype,
                      kv_overlap, kv_block, mla_decode, decode_attention)
@@ -133,7 +135,7 @@ def _estimate_from_options(model: str, device: Optional[str], batch: int, prompt
                     calibration, kv, system=system, devices=devices, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp,
                     overlap=overlap, microbatches=microbatches, prefill_chunk_tokens=prefill_chunk,
                     mlp_weights_dtype=mlp_weights_dtype, padded_batch=padded_batch,
-                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype)
+                    moe_imbalance=moe_imbalance, ssm_state_dtype=ssm_state_dtype, mesh_grid=mesh_grid)
     return est
 
 
@@ -152,7 +154,7 @@ def _estimate_options(model: str = ModelOpt, device: Optional[str] = MaybeDevice
                       mla_decode: str = MlaDecodeOpt, decode_attention: str = DecodeAttentionOpt,
                       prefill_chunk: Optional[int] = PrefillChunkOpt, moe_imbalance: float = ImbalanceOpt,
                       mlp_weights_dtype: Optional[str] = MlpWeightsOpt, padded_batch: Optional[int] = PaddedBatchOpt,
-                      ssm_state_dtype: Optional[str] = SsmStateOpt) -> None:
+                      ssm_state_dtype: Optional[str] = SsmStateOpt, mesh_grid: Optional[int] = MeshGridOpt) -> None:
     """The options of one estimate, which `estimate` and `explain` share (their parameters, for typer)."""
 
 

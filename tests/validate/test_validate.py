@@ -147,7 +147,8 @@ def test_groq_70b_rows_run_on_576_chips(published, monkeypatch):
 
 def test_custom_accelerator_counts_are_stated_assumptions():
     """Every custom-accelerator row on a catalog device has a device count and a workload (batch 1 for the
-    public APIs' per-user speeds; the tt-metal rows W* state theirs); a row whose count is published nowhere
+    public APIs' per-user speeds and WaferLLM's per-request ones; the tt-metal rows W* state theirs); a row whose
+    count is published nowhere
     takes the fewest devices `infersim plan` finds for it, and says so."""
     from infersim.serving.plan import plan
 

@@ -32,6 +32,7 @@ A chunked prefill (`prefill_chunk_tokens`) runs ⌈P/C⌉ passes, pipelined down
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ from infersim.cost.chunked_prefill import (PrefillChunks, chunks_pipelined, pref
                                            sum_rows)
 from infersim.cost.collectives import collective_seconds
 from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence, weight_bytes
+from infersim.cost.mesh import region_side
 from infersim.cost.ops import Op, forward_ops, mean_of, pad_decode_ops
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
@@ -161,17 +163,21 @@ def time_transfer(op: Op, device: DeviceSpec) -> tuple[float, str]:
 
 def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload: Workload, runtime: str,
                phase: str, groups: Groups | None = None, overlap: bool = False,
-               regions: int = 1) -> tuple[PhaseResult, list[OpResult]]:
+               regions: int = 1, mesh_side: float | None = None) -> tuple[PhaseResult, list[OpResult]]:
     """Time a phase's ops on a device: per-op roofline rows, the device and host totals, and the phase
     time (max of the two where the host runs ahead, their sum on a CPU). Collectives run on `groups`,
     added to the device time or, with `overlap`, hidden under it; `regions` (spatial machines) is how many
-    layer regions share the device, each op running on 1/regions of it. Host transfers (an offloaded KV
-    cache) run on the PCIe link, hidden under the device time (max) when the offload overlaps, else added."""
+    layer regions share the device, each op running on 1/regions of it; on a wafer's mesh `mesh_side` is
+    the side of the square region of cores an op runs on instead (cost/mesh.py), and the all-reduces'
+    latency is added at region scale. Host transfers (an offloaded KV cache) run on the PCIe link, hidden
+    under the device time (max) when the offload overlaps, else added."""
     rows: list[OpResult] = []
     by_bound: dict[str, float] = {}
     compute_total = comm_total = flops = traffic = wire = link_total = link_bytes = 0.0
     launches = 0
     main_bw = device.main_memory.bytes_per_s
+    # whole-device roofline times run at the region's share of the device; fixed overheads do not scale
+    scale = device.mesh.cores / mesh_side ** 2 if device.mesh is not None and mesh_side else regions
     for op in ops:
         n = op.count
         if op.kind in ("collective", "transfer"):  # timed on a link: a collective's group, or the PCIe host link
@@ -193,8 +199,9 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
                 comm_total, wire = comm_total + seconds, wire + op_wire
             by_bound[bound] = by_bound.get(bound, 0.0) + seconds
             continue
-        timing = time_op(op, device, placement, workload.activations_dtype)
-        seconds = mean_of(timing.seconds) * n * regions
+        timing = time_op(op, device, placement, workload.activations_dtype, mesh_side)
+        seconds = (mean_of(np.maximum(timing.compute_seconds, timing.memory_seconds)) * scale
+                   + timing.overhead_seconds) * n
         weights, kv, acts = (mean_of(op.cost.weight_bytes) * n, mean_of(op.cost.kv_bytes) * n,
                              mean_of(op.cost.activation_bytes) * n)
         op_flops, op_bytes = (mean_of(op.cost.flops) + mean_of(timing.dequant_flops)) * n, weights + kv + acts
@@ -206,8 +213,8 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
             bytes_by_tier=placement.bytes_by_tier(weights, kv, acts),
             arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
             device_ops_per_byte=device.peak_for(dtype) / main_bw,
-            compute_seconds=mean_of(timing.compute_seconds) * n * regions,
-            memory_seconds=mean_of(timing.memory_seconds) * n * regions,
+            compute_seconds=mean_of(timing.compute_seconds) * n * scale,
+            memory_seconds=mean_of(timing.memory_seconds) * n * scale,
             overhead_seconds=timing.overhead_seconds * n,
             seconds=seconds, bound_by=timing.bound_by,
         ))
@@ -370,6 +377,22 @@ def _resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec |
     return dev, switch_of(dev, devices)
 
 
+def _mesh_side(device: DeviceSpec, regions: int, mesh_grid: int | None) -> float | None:
+    """The side of the square region of cores one layer runs on (cost/mesh.py): `mesh_grid`, else the
+    wafer's cores shared by its `regions` layers; None on a device without a core mesh."""
+    if device.mesh is None:
+        if mesh_grid is not None:
+            raise InfersimError(f"--mesh-grid sets a wafer's region of cores; {device.id} has no core mesh "
+                                f"(a wafer such as cerebras-wse-3 has)")
+        return None
+    if mesh_grid is None:
+        return region_side(device.mesh, 1.0 / regions)
+    if not 1 <= mesh_grid ** 2 <= device.mesh.cores:
+        raise InfersimError(f"--mesh-grid must be between 1 and {math.isqrt(device.mesh.cores):,} "
+                            f"({device.id} has {device.mesh.cores:,} cores), got {mesh_grid}")
+    return float(mesh_grid)
+
+
 def _check_pass_options(layout: Layout, batch: int, prompt_tokens: int, microbatches: int | None,
                         decode_tokens: int, prefill_chunk_tokens: int | None, padded_batch: int | None) -> int | None:
     """Refuse options that cannot describe a pass (one line each); the prefill chunk that applies (None when
@@ -403,7 +426,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
              kv_offload: KVOffload | None = None, kv_block_tokens: int | None = None,
              mla_absorb: bool = True, kv_query_head_reads: bool = False, prefill_chunk_tokens: int | None = None,
              mlp_weights_dtype: str | None = None, padded_batch: int | None = None,
-             kv_cache: KVCache | None = None) -> Estimate:
+             kv_cache: KVCache | None = None, mesh_grid: int | None = None) -> Estimate:
     """Predict and explain one model serving a static batch on one device or a system of them (see module
     docstring).
 
@@ -424,7 +447,9 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     `kv_cache` gives the whole policy at once instead (as the CLI and validation build it).
     `prefill_chunk_tokens` prefills in chunks of that many tokens (module docstring). `mlp_weights_dtype`
     stores the MLP and expert weights in another format than the rest (tt-metal's bfp4 MLPs). `padded_batch`
-    is the static batch shape a runtime decodes whatever the batch (`pad_decode_ops`)."""
+    is the static batch shape a runtime decodes whatever the batch (`pad_decode_ops`). `mesh_grid` runs each
+    layer on a mesh_grid × mesh_grid region of a wafer's cores (a program's own grid, as WaferLLM's decode
+    sets it) instead of the wafer's cores shared by the layers it holds (cost/mesh.py)."""
     model = load_model(model)
     device, sys_spec = _resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
@@ -469,6 +494,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
     regions = max(layout.stage_layers(model.num_layers)) if lays_out_layers(device) else 1
+    mesh_side = _mesh_side(device, regions, mesh_grid)
     stages = layout.pp * regions
     m = microbatches or min(replica_batch, stages)
     if m > replica_batch:
@@ -512,15 +538,15 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     activations = _activation_peak(held, model, replica, prefill_rows_per_sequence)
     placement = place(device, weights, kv + state, activations)
     prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
-                                       regions)
+                                       regions, mesh_side)
     last_chunk = prefill
     if lead_ops:
         lead, lead_rows = time_phase(lead_ops, device, placement, replica, runtime, "prefill", groups, overlap,
-                                     regions)
+                                     regions, mesh_side)
         prefill = sum_phases([(lead, chunks.lead), (prefill, 1)])
         prefill_rows = sum_rows([(lead_rows, chunks.lead), (prefill_rows, 1)])
     decode, decode_rows = time_phase(decode_ops, device, placement, micro, runtime, "decode", groups, overlap,
-                                     regions)
+                                     regions, mesh_side)
     if stages > 1:
         def send(rows: int) -> float:
             if groups is None or groups.stage_link is None:

@@ -151,6 +151,17 @@ class Cost:
 
 
 @dataclass(frozen=True, slots=True)
+class LineReduce:
+    """An all-reduce a wafer's core mesh runs along one line of a layer's region after an op (cost/mesh.py):
+    `values` in all; each core of the line holds values / P of them when `split` (a matrix product's output,
+    spread over the P cores of the region's side), else all of them (per-row scalars: a norm's sum of
+    squares, a softmax's max and sum)."""
+
+    values: Number
+    split: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Op:
     """One operation of a forward pass, `count` times per pass (once per layer of its kind).
 
@@ -174,6 +185,7 @@ class Op:
     gemm_inner: float = 0.0  # k of each GEMM (d_qk of attention's score product; 0 where not fixed)
     gemm_cols: float = 0.0  # n of each GEMM (d_v of attention's value product; 0 where not fixed)
     kv_streams: float = 0.0  # decode attention: (sequence, key/value head) pairs reading the cache (0 otherwise)
+    line_reduces: tuple[LineReduce, ...] = ()  # a wafer mesh's all-reduces after this op (cost/mesh.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +265,7 @@ def _matmul(c: _Ctx, name: str, d_in: int, d_out: int, count: int, *, rows: floa
     )
     shape = f"[{_fmt(n)}, {d_in}] @ [{d_in}, {d_out}]"
     return Op(name, "matmul", c.phase, cost, shape, count, 1, c.weights_dtype, elements, n / gemms,
-              gemm_inner=d_in, gemm_cols=d_out)
+              gemm_inner=d_in, gemm_cols=d_out, line_reduces=(LineReduce(n * d_out),))
 
 
 def _elementwise(c: _Ctx, name: str, kind: OpKind, elements_in: float, elements_out: float,
@@ -282,8 +294,8 @@ def _norm(c: _Ctx, name: str, count: int) -> Op:
     4 + b + 4 + b for the two casts."""
     d = c.model.hidden_size
     weights = d * (2 if c.model.norm == "layernorm" else 1)
-    op = _elementwise(c, name, "norm", c.rows * d, c.rows * d, _NORM_FLOPS_PER_ELEMENT, count,
-                      weight_elements=weights)
+    op = replace(_elementwise(c, name, "norm", c.rows * d, c.rows * d, _NORM_FLOPS_PER_ELEMENT, count,
+                              weight_elements=weights), line_reduces=(LineReduce(c.rows, split=False),))
     if not c.hf:
         return op
     elements, b = c.rows * d, c.act_b
@@ -399,10 +411,12 @@ def _attention_products(c: _Ctx, count: int, *, heads: int, kv_heads: int, d_qk:
     tag = f"B={b} T={t} S={_fmt(s)} H={heads}/{kv_heads}"
     streams = b * kv_heads if c.phase == "decode" and from_cache else 0.0  # for Efficiency's per-stream cap
     ops = [
+        # on a wafer: the scores summed over the head dimension, then the softmax's max and sum per row and head
         Op("attn_score", "attention", c.phase, score, f"{tag} d={d_qk}", count, 1, gemm_inner=d_qk,
-           kv_streams=streams),
+           kv_streams=streams, line_reduces=(LineReduce(b * t * s), LineReduce(b * t, split=False),
+                                             LineReduce(b * t, split=False))),
         Op("attn_value", "attention", c.phase, value, f"{tag} d={d_v}", count, 0, gemm_cols=d_v,  # fused with score
-           kv_streams=streams),
+           kv_streams=streams, line_reduces=(LineReduce(b * t * heads * d_v),)),
     ]
     if cp > 1 and c.phase == "prefill":  # ring attention: pass this device's key/value block on, cp − 1 times
         block = b * t * (key_width + value_width) * c.kv_b

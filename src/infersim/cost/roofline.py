@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infersim.cost.ops import Number, Op, mean_of
+from infersim.cost.mesh import fabric_seconds, mesh_flops_per_s
 from infersim.cost.placement import Placement
 from infersim.cost.systolic import systolic_utilisation
 from infersim.specs.device import DeviceSpec
@@ -64,9 +65,14 @@ class OpTime:
     dequant_flops: float = 0.0  # dequantizing the weights, in t_compute (not in the op's own FLOPs)
 
 
-def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str) -> OpTime:
-    """Roofline time of one occurrence of `op` (see module docstring)."""
+def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str,
+            mesh_side: float | None = None) -> OpTime:
+    """Roofline time of one occurrence of `op` (see module docstring). On a device with a core mesh (a
+    wafer) and the side of the region the op runs on, the mesh's multiply rate replaces the FLOP/s peak
+    and its all-reduces' latency is the overhead (cost/mesh.py); times stay whole-device ones otherwise."""
     eff = device.efficiency
+    if device.mesh is not None and mesh_side is not None:
+        return _time_on_mesh(op, device, placement, activations_dtype, mesh_side)
     if op.kind == "attention":
         flops_per_s = device.peak_for(activations_dtype) * eff.attention_compute_fraction
     else:
@@ -84,9 +90,23 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
     return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead), dequant)
 
 
-def binding_limit(compute: Number, memory: Number, overhead: float) -> str:
+def _time_on_mesh(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str,
+                  side: float) -> OpTime:
+    """An op on a wafer's mesh (cost/mesh.py): compute at the cores' multiply rate, memory as the roofline's,
+    both for the whole device; the all-reduces' latency on a region of side × side cores as the overhead."""
+    mesh = device.mesh
+    assert mesh is not None
+    dequant = dequant_flops(op, device, activations_dtype)
+    compute = (op.cost.flops + dequant) / mesh_flops_per_s(mesh)
+    memory = placement.memory_seconds(op.cost)
+    overhead = fabric_seconds(op, mesh, side)
+    seconds = np.maximum(compute, memory) + overhead
+    return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead, "fabric"), dequant)
+
+
+def binding_limit(compute: Number, memory: Number, overhead: float, overhead_name: str = "overhead") -> str:
     """Which term dominates (averaged over decode steps when the terms are arrays)."""
     c, m = mean_of(compute), mean_of(memory)
     if overhead > max(c, m):
-        return "overhead"
+        return overhead_name
     return "compute" if c >= m else "memory"

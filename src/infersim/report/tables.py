@@ -41,7 +41,7 @@ def quantity(value: float) -> str:
 
 
 BOUND_STYLE = {"compute": "red", "memory": "blue", "overhead": "yellow", "host": "magenta", "capacity": "bold red",
-               "communication": "green", "host-link": "cyan"}
+               "communication": "green", "host-link": "cyan", "fabric": "yellow"}
 
 
 def _bound(name: str) -> str:

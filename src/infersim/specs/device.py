@@ -116,6 +116,26 @@ class MatrixUnit(BaseModel):
     count: PositiveInt = Field(description="arrays per chip, over all its cores")
 
 
+class MeshFabric(BaseModel):
+    """A wafer's 2-D mesh of small cores, each with its own SRAM and a router to its four neighbours
+    (Cerebras WSE): what a layer's decode costs beyond its bytes. `cost/mesh.py` turns it into time.
+
+    A layer runs on a square region of P × P cores; each matrix-vector product ends in an all-reduce
+    along a line of P cores, and the cores multiply at `macs_per_cycle_per_core`. Every figure is in
+    cycles of `clock_hz`."""
+
+    model_config = _FROZEN
+    cores: PositiveInt = Field(description="processing elements on the device")
+    clock_hz: PositiveFloat = Field(description="core and fabric clock")
+    macs_per_cycle_per_core: PositiveFloat = Field(
+        description="16-bit multiply-accumulates a core sustains per cycle in a matrix-vector product")
+    hop_cycles: PositiveFloat = Field(description="α: cycles for a wavelet to cross one router")
+    ramp_cycles: NonNegativeFloat = Field(description="T_R: cycles between a core and its own router")
+    collective_fixed_cycles: NonNegativeFloat = Field(
+        description="β: fixed cycles of one all-reduce beyond its hops and wavelets (task switching, setup)")
+    wavelet_bytes: PositiveInt = Field(4, description="bytes a link carries per cycle per direction")
+
+
 class Price(BaseModel):
     """What the device costs: to buy (USD per device) and/or to rent (USD per device-hour)."""
 
@@ -145,6 +165,7 @@ class DeviceSpec(BaseModel):
     price: Price
     efficiency: Efficiency
     matrix_unit: MatrixUnit | None = Field(None, description="systolic devices: the matrix arrays shapes pad to")
+    mesh: MeshFabric | None = Field(None, description="wafers: the core mesh a layer's region runs on (cost/mesh.py)")
     efficiency_from: str | None = Field(None, description="catalog device whose fitted efficiency this one assumes")
     calibrates: str | None = Field(None, description="the device id a calibrated file stands for")
     notes: str = ""
@@ -164,6 +185,8 @@ class DeviceSpec(BaseModel):
                 raise ValueError(f"resident memory tier '{tier.name}' needs bytes_per_s")
         if self.matrix_unit is not None and self.execution_model != "systolic":
             raise ValueError(f"matrix_unit is only used by systolic devices; this one is '{self.execution_model}'")
+        if self.mesh is not None and self.execution_model != "wafer":
+            raise ValueError(f"mesh is only used by wafer devices; this one is '{self.execution_model}'")
         return self
 
     # ---- derived figures --------------------------------------------------------------------------

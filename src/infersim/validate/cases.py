@@ -66,6 +66,7 @@ class Case:
     overlap: bool = False  # collectives hidden under compute (estimate's `overlap`)
     prefill_chunk_tokens: int | None = None  # a chunked prefill (estimate's `prefill_chunk_tokens`)
     padded_batch: int | None = None  # the static batch shape decode runs at (estimate's `padded_batch`)
+    mesh_grid: int | None = None  # a wafer program's region side in cores (estimate's `mesh_grid`)
     parallelism: str = ""
     weights_dtype: str | None = None
     mlp_weights_dtype: str | None = None
@@ -96,7 +97,7 @@ class Case:
 _PUBLISHED_FIELDS = {
     "id": "id", "category": "category", "metric": "metric", "value": "value", "source": "source",
     "system": "system", "model": "model", "model_name": "model_name", "device": "device", "overlap": "overlap",
-    "prefill_chunk_tokens": "prefill_chunk_tokens", "padded_batch": "padded_batch",
+    "prefill_chunk_tokens": "prefill_chunk_tokens", "padded_batch": "padded_batch", "mesh_grid": "mesh_grid",
     "device_name": "device_name", "devices": "devices", "system_id": "system_id", "layout": "layout",
     "parallelism": "parallelism", "precision": "weights_dtype", "mlp_precision": "mlp_weights_dtype",
     "kv_dtype": "kv_dtype", "activations_dtype": "activations_dtype", "batch": "batch",

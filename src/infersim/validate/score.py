@@ -300,7 +300,7 @@ def _predict_model(case: Case) -> tuple[float, list[str], bool]:
                    activations_dtype=case.activations_dtype, runtime=case.runtime, system=case.system_id,
                    devices=case.devices, kv_cache=kv, mlp_weights_dtype=case.mlp_weights_dtype, overlap=case.overlap,
                    prefill_chunk_tokens=case.prefill_chunk_tokens, padded_batch=case.padded_batch,
-                   **case.layout)
+                   mesh_grid=case.mesh_grid, **case.layout)
     if case.metric == "output_tokens_per_s_per_gpu":
         value = est.output_tokens_per_s_total / est.devices
     else:
