@@ -102,6 +102,18 @@ def test_slower_hops_are_never_faster_and_a_faster_clock_never_slower(hop, clock
         assert clocked >= base * (1 - 1e-12)
 
 
+def test_weights_beyond_the_wafer_stream_layer_by_layer_over_the_whole_wafer():
+    """Llama-3.1-405B's 811 GB on one WSE-3: 768 GB stream from MemoryX at 150 GB/s each token, each layer on the
+    whole wafer in turn (weight streaming), not on a 1/126 region (which would charge the stream 126 times)."""
+    est = estimate("llama-3.1-405b", WSE3, output_tokens=4)
+    streamed = est.memory.bytes_by_tier["weights"]["memoryx"]
+    memoryx = next(t for t in WSE3.memory if t.name == "memoryx")
+    assert memoryx.bytes_per_s is not None
+    assert est.tpot_seconds == pytest.approx(streamed / (memoryx.bytes_per_s * WSE3.efficiency.memory_fraction),
+                                             rel=0.15)
+    assert est.pipeline_stages == 1 and not any("spatial machine" in n for n in est.notes)
+
+
 def test_region_side_is_the_square_root_of_its_cores():
     mesh = WSE3.mesh
     assert mesh is not None

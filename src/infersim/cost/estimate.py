@@ -319,7 +319,7 @@ def _notes(model: ModelSpec, device: DeviceSpec, memory: MemoryResult, layout: L
         link = device.host_link
         notes.append(f"{memory.kv_host_bytes / 1e9:,.2f} GB of KV cache per device in host memory (not counted "
                      f"against its capacity), read over {link.name if link else 'PCIe'} each decode step")
-    if lays_out_layers(device):
+    if lays_out_layers(device) and regions > 1:
         notes.append(f"{device.id} is a spatial machine: each of its {regions} layer region(s) has its own cores "
                      f"and memory, so one token uses 1/{regions} of each device at a time; only with a batch of "
                      f"sequences in flight in the pipeline does the whole machine work")
@@ -493,7 +493,11 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
-    regions = max(layout.stage_layers(model.num_layers)) if lays_out_layers(device) else 1
+    weights = device_weight_bytes(model, workload.weights_dtype, layout, workload.mlp_weights_dtype)
+    # a spatial machine lays its layers out side by side while their weights fit its SRAM; beyond that a wafer
+    # streams them from MemoryX one layer at a time over the whole wafer (weight streaming, systems.md C3, C5)
+    spatial = lays_out_layers(device) and weights <= device.main_memory.usable_bytes
+    regions = max(layout.stage_layers(model.num_layers)) if spatial else 1
     mesh_side = _mesh_side(device, regions, mesh_grid)
     stages = layout.pp * regions
     m = microbatches or min(replica_batch, stages)
@@ -517,7 +521,6 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                              graph=graph, layout=layout, new_tokens=decode_tokens)
         decode_ops = pad_decode_ops(decode_ops, padded)
 
-    weights = device_weight_bytes(model, workload.weights_dtype, layout, workload.mlp_weights_dtype)
     if sys_spec is not None and weights > device.capacity_bytes:
         needed = -(-weight_bytes(model, workload.weights_dtype, workload.mlp_weights_dtype) // device.capacity_bytes)
         raise InfersimError(f"{layout.devices} x {device.id} under {layout.describe()} cannot hold {model.id}'s weights: "
