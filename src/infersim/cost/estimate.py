@@ -24,7 +24,9 @@ sequences in flight (m = min(batch per replica, V) unless given):
 
 where R is the layer regions one device runs side by side: 1 on a GPU (all of its cores work on each
 layer in turn), the layers it holds on a spatial machine (an LPU or a wafer gives each layer its own
-cores, so one token uses 1/R of the device at a time), and V = pp · R.
+cores, so one token uses 1/R of the device at a time), and V = pp · R. On a wafer's core mesh each op runs at
+its region's share of the cores and also pays its all-reduces' hop latency (cost/mesh.py); a wafer whose
+weights do not fit its SRAM streams them from MemoryX layer by layer over the whole wafer (R = 1).
 
 A chunked prefill (`prefill_chunk_tokens`) runs ⌈P/C⌉ passes, pipelined down the stages of a pipeline
 (cost/chunked_prefill.py).

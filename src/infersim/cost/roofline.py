@@ -17,6 +17,8 @@ cap its cache traffic at B·H_kv·r_stream: at batch 1 with one key/value head p
 a long context is read far below the chip's bandwidth. Devices that set no r_stream have none.
 u is 1 except on a systolic device with a `matrix_unit`, where it is the array's utilisation by the
 op's GEMM shapes (cost/systolic.py: padding k and n to the array, and m rows streaming per weight tile).
+On a wafer with a core `mesh` the cores' multiply rate stands for peak · fraction and the overhead is the
+op's all-reduces on its region of cores, in place of kernel launches (cost/mesh.py).
 """
 
 from __future__ import annotations
