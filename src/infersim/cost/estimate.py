@@ -178,8 +178,8 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
     compute_total = comm_total = flops = traffic = wire = link_total = link_bytes = 0.0
     launches = 0
     main_bw = device.main_memory.bytes_per_s
-    # whole-device roofline times run at the region's share of the device; fixed overheads do not scale
-    scale = device.mesh.cores / mesh_side ** 2 if device.mesh is not None and mesh_side else regions
+    # whole-device roofline times run at a region's share of the device (time_op times a mesh's region itself)
+    scale = 1 if device.mesh is not None and mesh_side else regions
     for op in ops:
         n = op.count
         if op.kind in ("collective", "transfer"):  # timed on a link: a collective's group, or the PCIe host link

@@ -69,9 +69,9 @@ class OpTime:
 
 def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str,
             mesh_side: float | None = None) -> OpTime:
-    """Roofline time of one occurrence of `op` (see module docstring). On a device with a core mesh (a
-    wafer) and the side of the region the op runs on, the mesh's multiply rate replaces the FLOP/s peak
-    and its all-reduces' latency is the overhead (cost/mesh.py); times stay whole-device ones otherwise."""
+    """Roofline time of one occurrence of `op` on the whole device (see module docstring). On a device with
+    a core mesh (a wafer) and the side of the region the op runs on, the time on that region instead: the
+    mesh's multiply rate replaces the FLOP/s peak and its all-reduces' latency is the overhead (cost/mesh.py)."""
     eff = device.efficiency
     if device.mesh is not None and mesh_side is not None:
         return _time_on_mesh(op, device, placement, activations_dtype, mesh_side)
@@ -94,13 +94,14 @@ def time_op(op: Op, device: DeviceSpec, placement: Placement, activations_dtype:
 
 def _time_on_mesh(op: Op, device: DeviceSpec, placement: Placement, activations_dtype: str,
                   side: float) -> OpTime:
-    """An op on a wafer's mesh (cost/mesh.py): compute at the cores' multiply rate, memory as the roofline's,
-    both for the whole device; the all-reduces' latency on a region of side × side cores as the overhead."""
+    """An op on a region of side × side cores of a wafer's mesh (cost/mesh.py): compute at the region's
+    multiply rate, memory at its share of the roofline's bandwidth, the all-reduces' latency as the overhead."""
     mesh = device.mesh
     assert mesh is not None
+    share = side ** 2 / mesh.cores
     dequant = dequant_flops(op, device, activations_dtype)
-    compute = (op.cost.flops + dequant) / mesh_flops_per_s(mesh)
-    memory = placement.memory_seconds(op.cost)
+    compute = (op.cost.flops + dequant) / (mesh_flops_per_s(mesh) * share)
+    memory = placement.memory_seconds(op.cost) / share
     overhead = fabric_seconds(op, mesh, side)
     seconds = np.maximum(compute, memory) + overhead
     return OpTime(compute, memory, overhead, seconds, binding_limit(compute, memory, overhead, "fabric"), dequant)

@@ -38,6 +38,11 @@ def _why(est: Any) -> str:
     if est.devices > 1:
         why += (f"; {est.devices} chips are the fewest that hold the model (`infersim plan`), "
                 f"{seconds(decode.comm_seconds)} of each step is communication")
+    if device.mesh is not None:
+        fabric = sum(op.overhead_seconds for op in est.ops if op.phase == "decode")
+        why += (f"; on its core mesh each layer's region multiplies at one weight per core per cycle and ends "
+                f"every product in an all-reduce across the region's cores: {seconds(fabric)} of each step is "
+                f"those all-reduces' latency")
     spatial = [n for n in est.notes if "spatial machine" in n]
     return why + (f"\n  [yellow]caveat[/]: {spatial[0]}" if spatial else "")
 
