@@ -85,6 +85,8 @@ BAD = [
     (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--kv-block", "0"), "block_tokens"),
     (("explain", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--decode-attention", "per-head"),
      "choose grouped or per-query-head"),
+    (("estimate", "-m", "llama-3.1-8b", "-d", "h100-sxm", "--mesh-grid", "100"), "has no core mesh"),
+    (("explain", "-m", "llama-3.1-8b", "-d", "cerebras-wse-3", "--mesh-grid", "5000"), "between 1 and 948"),
 ]
 
 
