@@ -496,33 +496,10 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     b, p, o = workload.batch, workload.prompt_tokens, workload.output_tokens
     replica_batch = b // layout.dp
     weights = device_weight_bytes(model, workload.weights_dtype, layout, workload.mlp_weights_dtype)
-    # a spatial machine lays its layers out side by side while their weights fit its SRAM; beyond that a wafer
-    # streams them from MemoryX one layer at a time over the whole wafer (weight streaming, systems.md C3, C5)
-    spatial = lays_out_layers(device) and weights <= device.main_memory.usable_bytes
-    regions = max(layout.stage_layers(model.num_layers)) if spatial else 1
-    mesh_side = _mesh_side(device, regions, mesh_grid)
-    stages = layout.pp * regions
-    m = microbatches or min(replica_batch, stages)
-    if m > replica_batch:
-        raise InfersimError(f"{m} microbatches need at least {m} sequences per replica; the batch gives "
-                            f"{replica_batch}")
-    micro_batch = -(-replica_batch // m)
     replica = workload.model_copy(update={"batch": replica_batch})
-    micro = workload.model_copy(update={"batch": micro_batch})
-
     graph = graph_for(runtime)
     chunks = PrefillChunks.of(p, chunk)
     prefill_ops, lead_ops = prefill_pass_ops(model, replica, graph, layout, chunks)
-    # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
-    # there is no decode step, and TPOT is that of the step that would come next
-    steps = np.arange(p, p + max(o - 1, 1), dtype=float)
-    decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout,
-                             new_tokens=decode_tokens)
-    if padded_batch is not None and padded_batch > batch:
-        padded = forward_ops(model, micro.model_copy(update={"batch": padded_batch}), "decode", cached_tokens=steps,
-                             graph=graph, layout=layout, new_tokens=decode_tokens)
-        decode_ops = pad_decode_ops(decode_ops, padded)
-
     if sys_spec is not None and weights > device.capacity_bytes:
         needed = -(-weight_bytes(model, workload.weights_dtype, workload.mlp_weights_dtype) // device.capacity_bytes)
         raise InfersimError(f"{layout.devices} x {device.id} under {layout.describe()} cannot hold {model.id}'s weights: "
@@ -542,6 +519,29 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
                                                                [])
     activations = _activation_peak(held, model, replica, prefill_rows_per_sequence)
     placement = place(device, weights, kv + state, activations)
+    # a spatial machine lays its layers out side by side while their weights fit its SRAM; beyond that a wafer
+    # streams them from MemoryX one layer at a time over the whole wafer (weight streaming, systems.md C3, C5)
+    spatial = lays_out_layers(device) and set(placement.bytes_by_class_and_tier["weights"]) == {device.main_memory.name}
+    regions = max(layout.stage_layers(model.num_layers)) if spatial else 1
+    mesh_side = _mesh_side(device, regions, mesh_grid)
+    stages = layout.pp * regions
+    m = microbatches or min(replica_batch, stages)
+    if m > replica_batch:
+        raise InfersimError(f"{m} microbatches need at least {m} sequences per replica; the batch gives "
+                            f"{replica_batch}")
+    micro_batch = -(-replica_batch // m)
+    micro = workload.model_copy(update={"batch": micro_batch})
+
+    # decode step i (1 ≤ i ≤ O−1) feeds output token i with P + i − 1 tokens already cached; with O = 1
+    # there is no decode step, and TPOT is that of the step that would come next
+    steps = np.arange(p, p + max(o - 1, 1), dtype=float)
+    decode_ops = forward_ops(model, micro, "decode", cached_tokens=steps, graph=graph, layout=layout,
+                             new_tokens=decode_tokens)
+    if padded_batch is not None and padded_batch > batch:
+        padded = forward_ops(model, micro.model_copy(update={"batch": padded_batch}), "decode", cached_tokens=steps,
+                             graph=graph, layout=layout, new_tokens=decode_tokens)
+        decode_ops = pad_decode_ops(decode_ops, padded)
+
     prefill, prefill_rows = time_phase(prefill_ops, device, placement, replica, runtime, "prefill", groups, overlap,
                                        regions, mesh_side)
     last_chunk = prefill
@@ -573,9 +573,13 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     fits = placement.overflow_bytes == 0
 
     per_seq = footprint.device_bytes / replica_batch * share + state_per_seq + activations / replica_batch
-    room = capacity - weights
+    # the cache, the state and the activations live in the tiers that may hold a cache, beside the weights
+    # placed there (all of a GPU's HBM; a wafer's SRAM, not MemoryX)
+    cache_tiers = {t.name for t in device.resident_tiers if t.may_hold("kv_cache")}
+    room = device.capacity_for("kv_cache") - sum(
+        b for tier, b in placement.bytes_by_class_and_tier["weights"].items() if tier in cache_tiers)
     max_batch = int(room // per_seq) * layout.dp if room > 0 else 0
-    max_context = _longest_context(model, replica, capacity - weights - activations - state, share)
+    max_context = _longest_context(model, replica, room - activations - state, share)
 
     tokens = b * o
     count = layout.devices

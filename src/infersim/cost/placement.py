@@ -1,7 +1,10 @@
 """Where weights, KV cache and activations live, and what a byte of each costs to move.
 
 Resident tiers are filled fastest first: weights, then the KV cache, then activations (an LPU's or a
-wafer's SRAM takes the weights; a GPU's HBM takes everything; a wafer's overflow goes to MemoryX).
+wafer's SRAM takes the weights; a GPU's HBM takes everything; a wafer's overflow goes to MemoryX). A tier
+may hold only some classes (`MemoryTier.holds`: a wafer's MemoryX stores weights, while its KV cache and
+activations stay on the wafer, systems.md C3, C5); the classes fewer tiers may hold are placed first, so
+weights that overflow to MemoryX leave the SRAM the cache and activations need.
 A class split across tiers streams each part at its tier's achieved bandwidth, so one byte of it costs
 Σ_tier share_tier / (bandwidth_tier · memory fraction) seconds. What does not fit is charged to the
 slowest tier and reported as not fitting.
@@ -49,21 +52,24 @@ def place(device: DeviceSpec, weights_bytes: float, kv_bytes: float, activation_
     free = {t.name: t.usable_bytes for t in tiers}
     held: dict[str, dict[str, float]] = {}
     overflow = 0.0
-    for cls, amount in zip(TENSOR_CLASSES, (weights_bytes, kv_bytes, activation_bytes)):
+    amounts = dict(zip(TENSOR_CLASSES, (weights_bytes, kv_bytes, activation_bytes)))
+    allowed = {cls: [t for t in tiers if t.may_hold(cls)] for cls in TENSOR_CLASSES}
+    for cls in sorted(TENSOR_CLASSES, key=lambda c: len(allowed[c])):  # stable: weights first among equals
         held[cls] = {}
-        left = amount
-        for tier in tiers:
+        left = amounts[cls]
+        for tier in allowed[cls]:
             take = min(left, free[tier.name])
             if take > 0:
                 held[cls][tier.name] = take
                 free[tier.name] -= take
                 left -= take
-        if left > 0:  # does not fit: charge the rest to the slowest tier
-            slowest = tiers[-1].name
+        if left > 0:  # does not fit: charge the rest to the slowest tier that may hold it
+            slowest = allowed[cls][-1].name
             held[cls][slowest] = held[cls].get(slowest, 0.0) + left
             overflow += left
-        if not held[cls]:  # nothing of this class: it would stream from the fastest tier
-            held[cls][tiers[0].name] = 0.0
+        if not held[cls]:  # nothing of this class: it would stream from the fastest tier that may hold it
+            held[cls][allowed[cls][0].name] = 0.0
+    held = {cls: held[cls] for cls in TENSOR_CLASSES}
     bandwidth = {t.name: t.bytes_per_s * eff for t in tiers}
     shares: dict[str, tuple[tuple[str, float], ...]] = {}
     for cls, parts in held.items():

@@ -15,6 +15,7 @@ from infersim.specs.dtypes import DTYPES
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 ExecutionModel = Literal["gpu", "sram-dataflow", "wafer", "systolic", "cpu"]
+TensorClass = Literal["weights", "kv_cache", "activations"]
 ACTIVATION_FORMATS = ("bf16", "fp16", "fp32")  # in order of preference
 HOST_LINK_FRACTION = 54.8e9 / 64.0e9  # PCIe Gen5 x16 host-to-device on an H100 host ([VP], measurements.md row 78)
 
@@ -37,11 +38,18 @@ class MemoryTier(BaseModel):
         None, description="the total the driver reports (nvidia-smi / NVML), where it differs from the marketed "
                           "figure: what a workload allocates from")
     bytes_per_s: PositiveFloat | None = Field(None, description="peak bandwidth; unknown for some caches")
+    holds: tuple[TensorClass, ...] | None = Field(
+        None, description="the tensor classes a resident tier may hold (a wafer's MemoryX: weights only); "
+                          "None: all of them")
 
     @property
     def usable_bytes(self) -> float:
         """Bytes a workload can fill: the driver's total where known, else the marketed capacity."""
         return self.reported_bytes or self.capacity_bytes
+
+    def may_hold(self, tensor_class: str) -> bool:
+        """Whether this tier may hold `tensor_class` (weights, kv_cache, activations)."""
+        return self.holds is None or tensor_class in self.holds
 
 
 class Link(BaseModel):
@@ -183,6 +191,9 @@ class DeviceSpec(BaseModel):
         for tier in self.memory:
             if tier.role == "resident" and tier.bytes_per_s is None:
                 raise ValueError(f"resident memory tier '{tier.name}' needs bytes_per_s")
+        for tensor_class in ("weights", "kv_cache", "activations"):
+            if not any(t.may_hold(tensor_class) for t in self.memory if t.role == "resident"):
+                raise ValueError(f"no resident memory tier may hold {tensor_class}; give one 'holds' that includes it")
         if self.matrix_unit is not None and self.execution_model != "systolic":
             raise ValueError(f"matrix_unit is only used by systolic devices; this one is '{self.execution_model}'")
         if self.mesh is not None and self.execution_model != "wafer":
@@ -223,6 +234,11 @@ class DeviceSpec(BaseModel):
         """Bytes the resident tiers hold together (`MemoryTier.usable_bytes`: the driver's total where the
         catalog has it, else the marketed figure)."""
         return sum(t.usable_bytes for t in self.resident_tiers)
+
+    def capacity_for(self, tensor_class: str) -> float:
+        """Bytes the resident tiers that may hold `tensor_class` hold together (a wafer's KV cache and
+        activations stay in its SRAM; only weights go to MemoryX)."""
+        return sum(t.usable_bytes for t in self.resident_tiers if t.may_hold(tensor_class))
 
     @property
     def main_memory(self) -> MemoryTier:
