@@ -46,7 +46,7 @@ from infersim.cost.chunked_prefill import (PrefillChunks, chunks_pipelined, pref
                                            sum_rows)
 from infersim.cost.collectives import collective_seconds
 from infersim.cost.memory import kv_bytes_per_token, kv_footprint, ssm_state_bytes_per_sequence, weight_bytes
-from infersim.cost.mesh import region_side
+from infersim.cost.mesh import mesh_flops_per_s, region_side
 from infersim.cost.ops import Op, forward_ops, mean_of, pad_decode_ops
 from infersim.cost.parallel import (Groups, default_layout, device_weight_bytes, groups_for, kv_share,
                                     lays_out_layers, ssm_state_share, switch_of)
@@ -214,7 +214,8 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
             flops=op_flops, bytes=op_bytes, weight_bytes=weights, kv_bytes=kv, activation_bytes=acts,
             bytes_by_tier=placement.bytes_by_tier(weights, kv, acts),
             arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
-            device_ops_per_byte=device.peak_for(dtype) / main_bw,
+            device_ops_per_byte=(mesh_flops_per_s(device.mesh) if device.mesh is not None and mesh_side
+                                 else device.peak_for(dtype)) / main_bw,
             compute_seconds=mean_of(timing.compute_seconds) * n * scale,
             memory_seconds=mean_of(timing.memory_seconds) * n * scale,
             overhead_seconds=timing.overhead_seconds * n,
