@@ -136,7 +136,7 @@ def ops_table(est: "Estimate", phase: str) -> Table:
                           "", "", seconds(op.seconds), f"{share:.1%}", _bound(op.bound_by))
             continue
         table.add_row(op.name, str(op.count), op.shape, op.dtype, quantity(op.flops), quantity(op.bytes) + "B",
-                      intensity, f"{op.device_ops_per_byte:,.0f}", seconds(op.seconds), f"{share:.1%}",
+                      intensity, f"{op.device_ops_per_byte:,.3g}", seconds(op.seconds), f"{share:.1%}",
                       _bound(op.bound_by))
     if result.wire_bytes:
         ratio = result.flops / result.wire_bytes
