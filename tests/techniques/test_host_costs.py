@@ -101,3 +101,31 @@ def test_a_stand_in_for_an_unmeasured_code_is_one_line(tmp_path, monkeypatch):
         assert "\n" not in str(err.value)
     finally:
         reference_host_costs.cache_clear()
+
+
+def test_lookaheads_host_work_grows_with_the_tokens_a_step_takes():
+    """Lookahead's draft and bookkeeping were measured on steps taking 1 and 4 tokens; the table's growth per
+    accepted token is their fits' difference over 3 (data/measured/speculative-launches.json), so a row's τ
+    prices the copies of the accepted tokens' keys and values it makes."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    table = reference_host_costs()
+    costs = table.implementations["lookahead"]
+    measured = json.loads((Path(__file__).parents[2] / "data/measured/speculative-launches.json").read_text())
+    steps = measured["wall_clock_lookahead"]["results_us"]["lookahead"]
+    layers = [2, 4, 8]
+    for part in ("draft", "bookkeeping"):
+        fits = {k: np.polyfit(layers, [steps[str(n)]["by_tokens_per_step"][k]["median_us"][part] for n in layers], 1)
+                for k in ("1", "4")}
+        growth = getattr(costs.per_accepted_token, part)
+        assert growth.b == pytest.approx((fits["4"][0] - fits["1"][0]) / 3, abs=1e-3)
+        assert growth.a == pytest.approx((fits["4"][1] - fits["1"][1]) / 3, abs=1e-2)
+    one, taken = table.ratios("lookahead", 40, 1.0), table.ratios("lookahead", 40, 1.63)
+    plain = costs.plain.total.at(40) if costs.plain else table.plain.total.at(40)
+    assert taken["bookkeeping"] - one["bookkeeping"] == pytest.approx(
+        0.63 * costs.per_accepted_token.bookkeeping.at(40) / plain)
+    assert taken["verify"] == one["verify"]  # its 1-token steps were the window's fill steps: no growth taken
+    assert table.ratios("eagle-1", 40, 3.0) == table.ratios("eagle-1", 40)  # measured at one length only

@@ -12,7 +12,10 @@ Each part of a step costs a + b·L microseconds of host time on the measuring ma
 (data/reference_host_costs.yaml). infersim keeps only the ratio of a part to the plain step at the
 target's L,
 
-    r_part(L) = (a_part + b_part·L) / (a_plain + b_plain·L)
+    r_part(L) = (a_part + b_part·L + (τ − 1)·(a'_part + b'_part·L)) / (a_plain + b_plain·L)
+
+(a', b' the growth per accepted token beyond the first, where the measurement saw steps of several lengths:
+lookahead's bookkeeping and draft)
 
 and scales it by its own plain host time on the device being estimated (the eager Hugging Face graph's
 launches × τ_h, cost/estimate.py), so the device's host speed cancels out. Assumed: the ratio carries
@@ -56,16 +59,33 @@ class PlainCost(BaseModel):
     total: LinearCost
 
 
+class TokenGrowth(BaseModel):
+    """How much a part grows per token a step accepts beyond the first (a + b·L µs each)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    draft: LinearCost | None = None
+    bookkeeping: LinearCost | None = None
+
+
 class ImplementationCosts(BaseModel):
     """One reference implementation's host time per step, by part (`draft` is EAGLE's tree expansion, Medusa's
-    heads, a draft model's forwards or the n-gram lookup); `plain` when it was measured against its own plain
-    baseline (another transformers version)."""
+    heads, a draft model's forwards or the n-gram lookup), for a step that accepts one token; `plain` when it
+    was measured against its own plain baseline (another transformers version); `per_accepted_token` when the
+    measurement saw steps of several lengths and some parts grow with the tokens taken (lookahead copies each
+    accepted token's keys and values in every layer and compares more)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     draft: LinearCost
     verify: LinearCost
     bookkeeping: LinearCost
     plain: PlainCost | None = None
+    per_accepted_token: TokenGrowth | None = None
+
+    def part(self, name: str, layers: int, tokens_per_step: float = 1.0) -> float:
+        """µs of host time of part `name` at L layers in a step that takes `tokens_per_step` tokens."""
+        base = getattr(self, name).at(layers)
+        growth = getattr(self.per_accepted_token, name, None) if self.per_accepted_token else None
+        return base + (max(tokens_per_step, 1.0) - 1.0) * growth.at(layers) if growth else base
 
 
 class StandIn(BaseModel):
@@ -92,15 +112,15 @@ class ReferenceHostCosts(BaseModel):
         stand_in = self.stand_ins.get(implementation)
         return stand_in.code if stand_in else None
 
-    def ratios(self, implementation: str, layers: int) -> dict[str, float] | None:
-        """r_part(L) for each part of `implementation`'s step (its stand-in's when it has one), or None when
-        neither was measured."""
+    def ratios(self, implementation: str, layers: int, tokens_per_step: float = 1.0) -> dict[str, float] | None:
+        """r_part(L) for each part of `implementation`'s step (its stand-in's when it has one) taking
+        `tokens_per_step` tokens (τ), or None when neither was measured."""
         code = self.measured_code(implementation)
         if code is None:
             return None
         costs = self.implementations[code]
         plain = (costs.plain or self.plain).total.at(layers)
-        return {part: getattr(costs, part).at(layers) / plain for part in PARTS}
+        return {part: costs.part(part, layers, tokens_per_step) / plain for part in PARTS}
 
 
 @lru_cache(maxsize=1)

@@ -252,7 +252,7 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
         verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
         table = reference_host_costs()
         code = table.measured_code(speculation.reference_code) if plain.runtime == "eager" else None
-        ratios = table.ratios(code, target.num_layers) if code else None
+        ratios = table.ratios(code, target.num_layers, speculation.tokens_per_step) if code else None
         if ratios is not None:  # the reference code run eagerly: at least its measured host time (host_costs.py)
             host = plain.decode.host_seconds
             draft_seconds = max(draft_seconds, ratios["draft"] * host)
