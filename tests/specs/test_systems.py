@@ -104,9 +104,9 @@ def test_cerebras_and_sambanova_and_galaxy():
     assert load_system("cerebras-cs-3").device_count == 1
     four = load_system("cerebras-cs-3x4")
     assert four.device_count == 4 and four.device_bytes_per_s_per_direction == 150e9  # 1.2 Tb/s
-    samba = load_system("sambanova-sn40l-16")
-    assert (samba.nodes, samba.devices_per_node) == (2, 8)
-    assert samba.sources["network.bytes_per_s_per_direction"].startswith("assumed:")  # n/f in the sources
+    samba = load_system("sambanova-sn40l-16")  # one node of 16 sockets and a host (SambaStack docs)
+    assert samba.device_count == 16 and samba.topology.kind == "switch"
+    assert samba.sources["link.bytes_per_s_per_direction"].startswith("assumed:")  # n/f in the sources
     galaxy = load_system("tenstorrent-galaxy")
     # 32 single Wormhole chips in a 4x8 mesh hold 32 x 12 GB = 384 GB
     assert galaxy.device_count * galaxy.device_spec().capacity_bytes == 384e9
