@@ -34,7 +34,7 @@ import math
 from infersim.cost.ops import LineReduce, Op, mean_of
 from infersim.specs.device import MeshFabric
 
-CHAIN_STEP_RAMPS = 2  # a chain step enters and leaves a core through its ramp: 2·T_R, plus 2 cycles (Luczynski)
+CHAIN_STEP_EXTRA_CYCLES = 2  # a chain step crosses a core's ramp twice (2·T_R) and takes 2 cycles more (Luczynski)
 
 
 def region_side(mesh: MeshFabric, share: float) -> float:
@@ -50,7 +50,7 @@ def mesh_flops_per_s(mesh: MeshFabric) -> float:
 def all_reduce_cycles(mesh: MeshFabric, side: float, values_per_core: float) -> float:
     """Cycles of one all-reduce along a line of `side` cores, each holding `values_per_core` (module docstring)."""
     broadcast = mesh.hop_cycles * side + 2 * mesh.ramp_cycles
-    chain = (2 * mesh.ramp_cycles + CHAIN_STEP_RAMPS) * max(2 * math.sqrt(side) - 2, 0.0)
+    chain = (2 * mesh.ramp_cycles + CHAIN_STEP_EXTRA_CYCLES) * max(2 * math.sqrt(side) - 2, 0.0)
     wavelets = 3 * max(values_per_core, 1.0)
     return broadcast + chain + wavelets + mesh.collective_fixed_cycles
 
