@@ -14,6 +14,7 @@ from infersim.specs.catalog import load_model, model_ids
 HF_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "hf_configs"
 
 CATALOG_IDS = {
+    "falcon-180b",
     "gpt-j-6b",
     "llama-2-7b",
     "vicuna-7b-v1.3",
