@@ -141,7 +141,6 @@ class MeshFabric(BaseModel):
     ramp_cycles: NonNegativeFloat = Field(description="T_R: cycles between a core and its own router")
     collective_fixed_cycles: NonNegativeFloat = Field(
         description="β: fixed cycles of one all-reduce beyond its hops and wavelets (task switching, setup)")
-    wavelet_bytes: PositiveInt = Field(4, description="bytes a link carries per cycle per direction")
 
 
 class Price(BaseModel):
