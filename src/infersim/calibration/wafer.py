@@ -12,6 +12,7 @@ number of all-reduces per token over the clock). The rows are WaferLLM's Llama3-
 
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import mean
 
 from infersim.specs.catalog import load_device
@@ -26,18 +27,16 @@ def _with_fixed_cycles(device: DeviceSpec, cycles: float) -> DeviceSpec:
 
 
 def fit_collective_fixed_cycles(case_ids: tuple[str, ...] = FIT_CASES) -> float:
-    """β in cycles from the published rows `case_ids` (module docstring)."""
-    from infersim.cost.estimate import estimate
+    """β in cycles from the published rows `case_ids` (module docstring), each predicted as validation
+    scores it (tokens/s per user, so a step is its inverse)."""
     from infersim.validate.cases import published_cases
+    from infersim.validate.score import predict_model
 
     cases = {c.id: c for c in published_cases()}
     shares = []
     for case_id in case_ids:
         case = cases[case_id]
         device = load_device(str(case.device))
-        tpot = [estimate(case.model_id or "", _with_fixed_cycles(device, beta), batch=case.batch or 1,
-                         prompt_tokens=case.prompt_tokens or 1, output_tokens=case.output_tokens or 2,
-                         weights_dtype=case.weights_dtype, activations_dtype=case.weights_dtype,
-                         mesh_grid=case.mesh_grid).tpot_seconds for beta in (0.0, 1.0)]
+        tpot = [1.0 / predict_model(replace(case, device=_with_fixed_cycles(device, beta)))[0] for beta in (0.0, 1.0)]
         shares.append((1.0 / case.value - tpot[0]) / (tpot[1] - tpot[0]))
     return mean(shares)

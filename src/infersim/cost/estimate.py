@@ -179,7 +179,8 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
     launches = 0
     main_bw = device.main_memory.bytes_per_s
     # whole-device roofline times run at a region's share of the device (time_op times a mesh's region itself)
-    scale = 1 if device.mesh is not None and mesh_side else regions
+    mesh_rate = mesh_flops_per_s(device.mesh) if device.mesh is not None and mesh_side is not None else None
+    scale = 1 if mesh_rate else regions
     for op in ops:
         n = op.count
         if op.kind in ("collective", "transfer"):  # timed on a link: a collective's group, or the PCIe host link
@@ -214,8 +215,7 @@ def time_phase(ops: list[Op], device: DeviceSpec, placement: Placement, workload
             flops=op_flops, bytes=op_bytes, weight_bytes=weights, kv_bytes=kv, activation_bytes=acts,
             bytes_by_tier=placement.bytes_by_tier(weights, kv, acts),
             arithmetic_intensity=op_flops / op_bytes if op_bytes else None,
-            device_ops_per_byte=(mesh_flops_per_s(device.mesh) if device.mesh is not None and mesh_side
-                                 else device.peak_for(dtype)) / main_bw,
+            device_ops_per_byte=(mesh_rate or device.peak_for(dtype)) / main_bw,
             compute_seconds=mean_of(timing.compute_seconds) * n * scale,
             memory_seconds=mean_of(timing.memory_seconds) * n * scale,
             overhead_seconds=timing.overhead_seconds * n,

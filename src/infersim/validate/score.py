@@ -285,7 +285,9 @@ def _predict_kernel(case: Case) -> tuple[float, list[str]]:
     return seconds, []
 
 
-def _predict_model(case: Case) -> tuple[float, list[str], bool]:
+def predict_model(case: Case) -> tuple[float, list[str], bool]:
+    """A whole-model row's predicted `metric`, the estimate's notes and whether it fits (`case.device` may
+    be a DeviceSpec instead of a catalog id, as calibration/wafer.py varies one)."""
     from pydantic import ValidationError
 
     from infersim.cost.estimate import estimate
@@ -354,7 +356,7 @@ def score_case(case: Case) -> Result:
         elif case.speculation:
             predicted, notes, fits = _predict_speculative(case)
         else:
-            predicted, notes, fits = _predict_model(case)
+            predicted, notes, fits = predict_model(case)
     except InfersimError as exc:
         return Result(predicted=None, status=UNSUPPORTED, note=str(exc), **common)
     caveats = [case.note] if case.note else []
