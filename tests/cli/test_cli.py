@@ -142,6 +142,8 @@ def test_demo_runs_on_defaults(cli):
         assert device in out
     # one LPU cannot hold an 8B model: the demo shows the fewest chips infersim plan finds, and says so
     assert "chips are the fewest that hold the model" in out and "does not fit" not in out
+    # the LPU's step is its kernels' latency (calibration/groq.py), which the demo says
+    assert "kernels' fixed latency" in " ".join(out.split())
 
 
 def test_calibrate_h100_json(cli):

@@ -6,16 +6,13 @@ a measured decode step is a fixed cost per all-reduce (task activation, setup), 
     β = mean_i (t_measured,i − t_i(β = 0)) / (t_i(β = 1) − t_i(β = 0))        cycles
 
 t_i(β) infersim's decode step for row i with that β (the step is linear in it, so the denominator is the
-number of all-reduces per token over the clock). The rows are WaferLLM's Llama3-8B on three core grids
+number of all-reduces per token over the clock; calibration/published_fit.py). The rows are WaferLLM's Llama3-8B on three core grids
 (published.yaml CW1a-c, OSDI'25 Table 4); its other models and Cerebras's own figures stay held out.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from statistics import mean
-
-from infersim.specs.catalog import load_device
+from infersim.calibration.published_fit import fixed_cost_from_rows
 from infersim.specs.device import DeviceSpec
 
 FIT_CASES = ("CW1a", "CW1b", "CW1c")
@@ -27,16 +24,5 @@ def _with_fixed_cycles(device: DeviceSpec, cycles: float) -> DeviceSpec:
 
 
 def fit_collective_fixed_cycles(case_ids: tuple[str, ...] = FIT_CASES) -> float:
-    """β in cycles from the published rows `case_ids` (module docstring), each predicted as validation
-    scores it (tokens/s per user, so a step is its inverse)."""
-    from infersim.validate.cases import published_cases
-    from infersim.validate.score import predict_model
-
-    cases = {c.id: c for c in published_cases()}
-    shares = []
-    for case_id in case_ids:
-        case = cases[case_id]
-        device = load_device(str(case.device))
-        tpot = [1.0 / predict_model(replace(case, device=_with_fixed_cycles(device, beta)))[0] for beta in (0.0, 1.0)]
-        shares.append((1.0 / case.value - tpot[0]) / (tpot[1] - tpot[0]))
-    return mean(shares)
+    """β in cycles from the published rows `case_ids` (module docstring)."""
+    return fixed_cost_from_rows(case_ids, _with_fixed_cycles)

@@ -43,6 +43,12 @@ def _why(est: Any) -> str:
         why += (f"; on its core mesh each layer's region multiplies at one weight per core per cycle and ends "
                 f"every product in an all-reduce across the region's cores: {seconds(fabric)} of each step is "
                 f"those all-reduces' latency")
+    elif decode.bound_by == "overhead" and device.efficiency.host_launch_seconds == 0:
+        latency = sum(op.overhead_seconds for op in est.ops if op.phase == "decode")
+        fitted = device.sources.get("efficiency.kernel_overhead_seconds", "").startswith("fitted")
+        why += (f"; {seconds(latency)} of it is the kernels' fixed latency "
+                f"({device.efficiency.kernel_overhead_seconds * 1e6:.1f} µs each"
+                f"{', fitted on published speeds' if fitted else ''}), so more chips would barely help one user")
     spatial = [n for n in est.notes if "spatial machine" in n]
     return why + (f"\n  [yellow]caveat[/]: {spatial[0]}" if spatial else "")
 
