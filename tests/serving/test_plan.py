@@ -40,6 +40,19 @@ def test_a_wafer_keeps_405b_in_sram_only_with_enough_wafers():
     assert fast.best.devices * 44e9 >= 810e9 and not any("stream from" in n for n in fast.best.notes)
 
 
+def test_with_no_answer_the_plan_shows_the_closest_layout_that_fits():
+    """An LPU's per-user speed is latency bound (calibration/groq.py): no count up to 1,024 chips gives
+    Llama-2-70B 400 tokens/s, and the plan says so and shows the fastest layout it found, not nothing."""
+    result = plan("llama-2-70b", "groq-lpu", weights_dtype="int8", output_tokens=16, min_tokens_per_s_per_user=400,
+                  max_devices=1024)
+    assert result.best is None and result.searched_devices == 1024
+    closest = result.closest
+    assert closest is not None and closest.memory.fits and closest.output_tokens_per_s_per_user < 400
+    slower = [float(r.reason.split(": ")[1].split(" ")[0]) for r in result.rejected if r.reason.startswith("best of")]
+    assert slower and closest.output_tokens_per_s_per_user == pytest.approx(max(slower), abs=0.06)
+    assert result.to_dict()["closest"]["devices"] == closest.devices
+
+
 def test_moe_layouts_include_expert_parallelism():
     layouts = layouts_for(load_model("mixtral-8x7b"), 8, batch=8, prompt_tokens=128)
     assert any(layout.ep == 8 for layout in layouts) and all(layout.devices == 8 for layout in layouts)
@@ -71,6 +84,9 @@ def test_cli_plan(cli):
     assert code == 0 and "why not fewer" in out
     code, out, err = cli("plan", "-m", "llama-3.1-70b", "-d", "h100-sxmm")
     assert code == 2 and err.count("\n") == 1 and "unknown device" in err
+    code, out, err = cli("plan", "-m", "llama-2-7b", "-d", "h100-sxm", "--max-ttft", "0.0001", "--max-devices", "8")
+    text = " ".join(out.split())
+    assert code == 0 and "no system of up to 8 h100-sxm meets: TTFT" in text and "the closest that fits" in text
 
 
 def test_chunked_prefill_lets_a_long_prompt_fit_fewer_devices():

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:  # pragma: no cover
     from infersim.cost.estimate import Estimate, OpResult
@@ -198,8 +199,14 @@ def plan_tables(result: "Plan") -> list[object]:
         wanted.append(f"TTFT ≤ {seconds(result.targets['max_ttft_seconds'])}")
     goal = ", ".join(wanted) or "fits in memory"
     if result.best is None:
-        table = Table(title=f"{result.model} on {result.device}: no system of up to the searched size meets: {goal}",
-                      title_justify="left")
+        size = f"{result.searched_devices:,} " if result.searched_devices else ""
+        headline = f"plan: no system of up to {size}{result.device} meets: {goal}"
+        if result.closest is None:
+            table: object = Text(headline + " (no layout holds the model)")
+        else:
+            table = summary_table(result.closest)
+            table.title = (f"{headline}\nthe closest that fits: {result.closest.devices} x {result.device} "
+                           f"({where(result.closest)})\n{table.title}")
     else:
         table = summary_table(result.best)
         table.title = (f"plan: {result.best.devices} x {result.device} ({where(result.best)}) is the smallest that "

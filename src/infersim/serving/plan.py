@@ -53,6 +53,8 @@ class Plan:
     rejected: tuple[Rejected, ...]
     layouts_tried: int
     alternatives: tuple[Estimate, ...] = field(default=())  # other layouts on the same count that qualify
+    closest: Estimate | None = None  # with no answer: of the layouts that fit, the one nearest the targets
+    searched_devices: int | None = None  # with no answer: the largest count searched
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,8 @@ class Plan:
             "alternatives": [{"layout": e.layout, "tokens_per_s_per_user": e.output_tokens_per_s_per_user,
                               "tokens_per_s_total": e.output_tokens_per_s_total, "ttft_seconds": e.ttft_seconds,
                               "usd_per_million_tokens": e.usd_per_million_tokens} for e in self.alternatives],
+            "closest": self.closest.to_dict() if self.closest else None,
+            "searched_devices": self.searched_devices,
         }
 
 
@@ -163,6 +167,16 @@ def _bytes(value: float) -> str:
     return f"{value / 1e9:,.1f} GB" if value >= 1e9 else f"{value / 1e6:,.1f} MB"
 
 
+def _shortfall(est: Estimate, min_tokens_per_s_per_user: float | None, max_ttft_seconds: float | None) -> float:
+    """How far an estimate that fits falls short of the targets: the larger of its relative misses."""
+    misses = [0.0]
+    if min_tokens_per_s_per_user:
+        misses.append(1 - est.output_tokens_per_s_per_user / min_tokens_per_s_per_user)
+    if max_ttft_seconds:
+        misses.append(est.ttft_seconds / max_ttft_seconds - 1)
+    return max(misses)
+
+
 def _meets(est: Estimate, min_tokens_per_s_per_user: float | None, max_ttft_seconds: float | None) -> str | None:
     """None when the estimate fits and meets the targets, else what it misses."""
     if not est.memory.fits:
@@ -201,8 +215,11 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
     rejected: list[Rejected] = []
     tried = 0
     last_fit_failure = None
+    closest: Estimate | None = None
+    searched = 0
     for system in scaled_systems(device, max_devices):
         n = system.device_count if system is not None else 1
+        searched = n
         if weight_bytes > n * device.capacity_bytes:
             last_fit_failure = (n, f"{_bytes(weight_bytes)} of {dtype} weights exceed {n} x "
                                    f"{_bytes(device.capacity_bytes)}")
@@ -226,6 +243,10 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
             qualified.sort(key=lambda e: (e.usd_per_million_tokens, -e.output_tokens_per_s_per_user))
             return Plan(model.id, device.id, targets, qualified[0], tuple(rejected), tried, tuple(qualified[1:4]))
         fitting = [(e, m) for e, m in misses if e.memory.fits]
+        for e, _ in fitting:
+            if closest is None or (_shortfall(e, min_tokens_per_s_per_user, max_ttft_seconds)
+                                   < _shortfall(closest, min_tokens_per_s_per_user, max_ttft_seconds)):
+                closest = e
         if fitting:
             best, _ = max(fitting, key=lambda em: em[0].output_tokens_per_s_per_user)
             reason = f"best of {len(misses)} layouts ({best.layout_description}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
@@ -241,5 +262,5 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
         rejected.append(Rejected(n, reason))
     if last_fit_failure is not None:
         rejected.append(Rejected(*last_fit_failure))
-    return Plan(model.id, device.id, targets, None, tuple(rejected), tried)
+    return Plan(model.id, device.id, targets, None, tuple(rejected), tried, closest=closest, searched_devices=searched)
 
