@@ -202,7 +202,7 @@ def plan_tables(result: "Plan") -> list[object]:
         size = f"{result.searched_devices:,} " if result.searched_devices else ""
         headline = f"plan: no system of up to {size}{result.device} meets: {goal}"
         if result.closest is None:
-            table: object = Text(headline + " (no layout holds the model)")
+            table: object = Text(f"{headline} (no layout holds {result.model})")
         else:
             table = summary_table(result.closest)
             table.title = (f"{headline}\nthe closest that fits: {result.closest.devices} x {result.device} "
