@@ -138,3 +138,42 @@ def test_a_mesh_is_only_for_wafers():
     data["mesh"] = WSE3.mesh.model_dump() if WSE3.mesh else None
     with pytest.raises(ValueError, match="only used by wafer devices"):
         DeviceSpec.model_validate(data)
+
+
+def _matmul_compute_seconds(est) -> float:
+    return sum(r.compute_seconds for r in est.ops if r.phase == "decode" and r.kind == "matmul")
+
+
+def test_a_weight_serves_up_to_the_simd_width_of_rows_at_no_extra_multiply_time():
+    """WSE-3's 8-wide FP16 SIMD (The Next Platform 2024-03-14): verifying up to 8 tokens per step multiplies each
+    weight a core reads by 8 activations in the time one takes; the 9th row costs more (cost/mesh.py)."""
+    mesh = WSE3.mesh
+    assert mesh is not None and mesh.simd_macs_per_cycle_per_core == 8
+    one, eight, sixteen = (_matmul_compute_seconds(estimate("llama-3.1-8b", WSE3, activations_dtype="fp16",
+                                                            output_tokens=4, decode_tokens=t)) for t in (1, 8, 16))
+    assert eight == pytest.approx(one, rel=1e-9)
+    assert sixteen == pytest.approx(2 * one, rel=1e-9)
+    # without SIMD lanes beyond the matrix-vector rate every row pays in full, as before
+    plain = _mesh(WSE3, simd_macs_per_cycle_per_core=None)
+    assert _matmul_compute_seconds(estimate("llama-3.1-8b", plain, activations_dtype="fp16", output_tokens=4,
+                                            decode_tokens=8)) == pytest.approx(8 * one, rel=1e-9)
+
+
+def test_speculative_verify_pays_on_a_wafer_once_its_rows_share_the_weight_reads():
+    """Verifying γ + 1 = 5 tokens on WSE-3 costs more than one step (their all-reduces carry 5x the values and
+    attention reads the cache per token) but well under 5 steps, so 2 tokens accepted per step is a speedup."""
+    from infersim.techniques.speculative import make_speculation, speculate
+
+    spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=2.0)
+    (result,) = speculate("llama-3.1-8b", "cerebras-wse-3", spec, batches=(1,))
+    assert result.plain_tpot_seconds < result.verify_seconds < 2 * result.plain_tpot_seconds
+    assert result.speedup > 1.2
+
+
+def test_simd_width_below_the_matrix_vector_rate_is_refused():
+    from infersim.specs.device import MeshFabric
+
+    assert WSE3.mesh is not None
+    fields = WSE3.mesh.model_dump() | {"simd_macs_per_cycle_per_core": 0.5}
+    with pytest.raises(ValueError, match="SIMD width"):
+        MeshFabric.model_validate(fields)

@@ -2,10 +2,16 @@
 
 A wafer (Cerebras WSE) keeps a layer's weights spread over a square region of P × P cores, each with its own
 48 KB of SRAM: every weight matrix is split over the grid, the embedding along one side (WaferLLM, OSDI'25 §4.2).
-A core multiplies the weights it holds at r multiply-accumulates per cycle, so a product of F FLOPs on a region
-of n cores takes
+A core multiplies the weights it holds at r multiply-accumulates per cycle when each weight serves one row (a
+matrix-vector product: it reads the weight and an activation, multiplies, writes back; WaferLLM §7, r = 1), and at
+up to its SIMD width W when each weight it reads serves m rows (a batch, a verify step's tokens, a prefill): the
+weight read is shared, the lanes multiply it by m activations. A product of F FLOPs over m rows on a region of
+n cores takes
 
-    t_compute = (F / 2) / (n · r · f)                                  f: the clock
+    t_compute = (F / 2) / (n · min(W, r · m) · f)                      f: the clock
+
+(W = 4 on WSE-2, 8 on WSE-3: their FP16 SIMD widths, The Next Platform 2024-03-14). Attention and the other ops
+without a weight read at r: each sequence's cache is its own.
 
 and a matrix-vector product ends in an all-reduce of its partial sums along a line of P cores: a chain reduce
 inside groups of √P cores, then across the groups' roots, and a flooding broadcast back (WaferLLM's two-phase
@@ -42,9 +48,11 @@ def region_side(mesh: MeshFabric, share: float) -> float:
     return math.sqrt(mesh.cores * share)
 
 
-def mesh_flops_per_s(mesh: MeshFabric) -> float:
-    """The whole mesh's multiply rate: 2 · cores · r · f FLOP/s (a region of it runs at its share)."""
-    return 2.0 * mesh.cores * mesh.macs_per_cycle_per_core * mesh.clock_hz
+def mesh_flops_per_s(mesh: MeshFabric, rows_per_weight: float = 1.0) -> float:
+    """The whole mesh's multiply rate when each weight a core reads serves `rows_per_weight` rows:
+    2 · cores · min(W, r · m) · f FLOP/s (module docstring; a region of it runs at its share)."""
+    macs = mesh.macs_per_cycle_per_core * max(rows_per_weight, 1.0)
+    return 2.0 * mesh.cores * min(macs, mesh.simd_macs_per_cycle_per_core or mesh.macs_per_cycle_per_core) * mesh.clock_hz
 
 
 def all_reduce_cycles(mesh: MeshFabric, side: float, values_per_core: float) -> float:

@@ -100,7 +100,9 @@ def _time_on_mesh(op: Op, device: DeviceSpec, placement: Placement, activations_
     assert mesh is not None
     share = side ** 2 / mesh.cores
     dequant = dequant_flops(op, device, activations_dtype)
-    compute = (op.cost.flops + dequant) / (mesh_flops_per_s(mesh) * share)
+    # a weight a core reads serves every row of a matmul (its SIMD lanes); attention reads each sequence's own cache
+    rows = op.gemm_rows if op.kind == "matmul" and mean_of(op.cost.weight_bytes) > 0 else 1.0
+    compute = (op.cost.flops + dequant) / (mesh_flops_per_s(mesh, rows) * share)
     memory = placement.memory_seconds(op.cost) / share
     overhead = fabric_seconds(op, mesh, side)
     seconds = np.maximum(compute, memory) + overhead

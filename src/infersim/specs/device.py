@@ -137,10 +137,23 @@ class MeshFabric(BaseModel):
     clock_hz: PositiveFloat = Field(description="core and fabric clock")
     macs_per_cycle_per_core: PositiveFloat = Field(
         description="16-bit multiply-accumulates a core sustains per cycle in a matrix-vector product")
+    simd_macs_per_cycle_per_core: PositiveFloat | None = Field(
+        default=None, description="the most 16-bit multiply-accumulates a core does per cycle (its SIMD width), "
+        "reached when each weight it reads serves several rows (a batch, a verify step's tokens, a prefill); "
+        "None: no more than macs_per_cycle_per_core")
     hop_cycles: PositiveFloat = Field(description="α: cycles for a wavelet to cross one router")
     ramp_cycles: NonNegativeFloat = Field(description="T_R: cycles between a core and its own router")
     collective_fixed_cycles: NonNegativeFloat = Field(
         description="β: fixed cycles of one all-reduce beyond its hops and wavelets (task switching, setup)")
+
+    @model_validator(mode="after")
+    def _simd_at_least_the_matrix_vector_rate(self) -> "MeshFabric":
+        if self.simd_macs_per_cycle_per_core is not None and (
+                self.simd_macs_per_cycle_per_core < self.macs_per_cycle_per_core):
+            raise ValueError(f"simd_macs_per_cycle_per_core ({self.simd_macs_per_cycle_per_core:g}) is below "
+                             f"macs_per_cycle_per_core ({self.macs_per_cycle_per_core:g}): the SIMD width is the most "
+                             f"a core multiplies per cycle")
+        return self
 
 
 class Price(BaseModel):
