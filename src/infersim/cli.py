@@ -263,7 +263,9 @@ def plan_cmd(model: str = ModelOpt, device: str = DeviceOpt, batch: int = BatchO
 
 
 @app.command("speculate")
-def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
+def speculate_cmd(model: str = ModelOpt, device: Optional[str] = MaybeDeviceOpt, system: Optional[str] = SystemOpt,
+                  devices: Optional[int] = DevicesOpt, tp: Optional[int] = TpOpt, pp: Optional[int] = PpOpt,
+                  dp: Optional[int] = DpOpt, ep: Optional[int] = EpOpt,
                   method: str = typer.Option("eagle", "--method", help="drafter: eagle, medusa, model, ngram"),
                   draft_model: Optional[str] = typer.Option(None, "--draft-model", help="draft model (--method model)"),
                   gamma: Optional[int] = typer.Option(None, "--gamma", help="drafted tokens per step γ "
@@ -289,7 +291,8 @@ def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
 
     drafter = {"kind": method, "model": draft_model, "layers": head_layers, "heads": heads}
     common = dict(prompt_tokens=prompt, output_tokens=output, weights_dtype=weights_dtype, kv_dtype=kv_dtype,
-                  activations_dtype=activations_dtype, runtime=runtime)
+                  activations_dtype=activations_dtype, runtime=runtime, system=system, devices=devices, tp=tp, pp=pp,
+                  dp=dp, ep=ep)
     best = None
     if gamma is None:
         from infersim.errors import InfersimError
@@ -309,23 +312,25 @@ def speculate_cmd(model: str = ModelOpt, device: str = DeviceOpt,
         return
     from infersim.report.tables import speculation_table
 
-    _console().print(speculation_table(model, device, spec, results, best))
+    _console().print(speculation_table(model, results[0].machine, spec, results, best))
 
 
 @app.command("techniques")
 def techniques_cmd(model: str = ModelOpt,
-                   device: list[str] = typer.Option(..., "--device", "-d", help="repeat for each device"),
+                   device: list[str] = typer.Option([], "--device", "-d", help="repeat for each device"),
+                   system: list[str] = typer.Option([], "--system", "-s",
+                                                    help="repeat for each system (its default layout)"),
                    batch: int = BatchOpt, prompt: int = PromptOpt, output: int = OutputOpt,
                    acceptance: float = typer.Option(0.7, "--acceptance", help="speculative rows: acceptance rate α"),
                    technique: list[str] = typer.Option([], "--technique", "-t", help="only these (repeatable)"),
                    runtime: Optional[str] = RuntimeOpt, as_json: bool = JsonOpt) -> None:
     """The baseline and what each technique (formats, attention variants, speculative decoding) buys on each
-    device: TPOT, tokens/s, memory and the largest batch and context that fit."""
+    device or system: TPOT, tokens/s, memory and the largest batch and context that fit."""
     from dataclasses import asdict
 
     from infersim.techniques.compare import compare_techniques
 
-    rows = compare_techniques(model, device, batch=batch, prompt_tokens=prompt, output_tokens=output,
+    rows = compare_techniques(model, device, systems=system, batch=batch, prompt_tokens=prompt, output_tokens=output,
                               acceptance_rate=acceptance, techniques=technique or None, runtime=runtime)
     if as_json:
         _print_json([asdict(r) for r in rows])

@@ -68,3 +68,18 @@ def test_a_lean_mlp_and_a_chunked_prefill_change_what_fits_at_a_long_prompt():
     assert rows["int4 MLP weights"].memory_bytes < base.memory_bytes
     assert rows["chunked prefill"].tpot_seconds == base.tpot_seconds
     assert rows["chunked prefill"].max_batch > base.max_batch
+
+
+def test_a_system_keeps_its_baseline_layout_for_every_technique():
+    """Llama-3.1-70B on a DGX H100 (its default tp=8): every row runs on the same 8 devices under tp=8, so fp8
+    weights halve each device's weights and the MHA variant's larger cache shrinks the largest batch."""
+    rows = {r.technique: r for r in compare_techniques("llama-3.1-70b", [], systems=["dgx-h100"], output_tokens=16)}
+    assert {r.device for r in rows.values()} == {"dgx-h100: 8 x h100-sxm, tp=8"}
+    assert rows["baseline"].fits and rows["fp8 weights"].memory_bytes < rows["baseline"].memory_bytes
+    assert rows["attention as MHA"].max_batch < rows["baseline"].max_batch
+    assert rows["speculative: n-gram"].speedup > 1 and rows["speculative: EAGLE"].memory_bytes > rows["baseline"].memory_bytes
+
+
+def test_techniques_need_a_device_or_a_system(cli):
+    code, _, err = cli("techniques", "-m", "llama-3.1-8b")
+    assert code == 2 and "give at least one --device or --system" in err

@@ -108,3 +108,67 @@ def test_spec_bench_rows_are_scored():
 
     scored = [score_case(c) for c in published_cases() if c.id in ("65a", "65d", "65e", "68a")]
     assert all(r.status == "scored" and r.predicted > 1.0 for r in scored)
+
+
+# ---- on a system of devices -------------------------------------------------------------------------------
+def test_a_70b_target_speculates_under_its_tensor_parallel_layout():
+    """Llama-3.1-70B does not fit one H100; on a DGX H100 plain and verify run at tp=8, and the speedup still
+    falls with the batch."""
+    spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=3.0)
+    low, high = speculate("llama-3.1-70b", None, spec, batches=(1, 64), system="dgx-h100", output_tokens=8)
+    plain = estimate("llama-3.1-70b", system="dgx-h100", batch=1, output_tokens=8)
+    assert low.machine == "dgx-h100: 8 x h100-sxm, tp=8" and low.fits
+    assert low.plain_tpot_seconds == pytest.approx(plain.tpot_seconds, rel=1e-12)
+    assert low.speedup > high.speedup > 1
+
+
+def test_a_draft_model_runs_on_the_targets_tensor_parallel_group():
+    spec = make_speculation(drafter={"kind": "model", "model": "llama-3.1-8b"}, draft_tokens=4, mean_accepted_tokens=3.0)
+    (result,) = speculate("llama-3.1-70b", None, spec, batches=(8,), system="dgx-h100", tp=4, dp=2, output_tokens=8)
+    # each of the two replicas drafts for its own 4 sequences on its 4 devices
+    draft = estimate("llama-3.1-8b", system="dgx-h100", tp=4, batch=4, output_tokens=8)
+    assert result.draft_seconds == pytest.approx(4 * draft.tpot_seconds, rel=1e-12)
+
+
+def test_a_draft_whose_heads_do_not_divide_the_group_takes_the_largest_part_that_does():
+    """Vicuna-68M has 12 attention heads: on the 8-way group of a 7B target it drafts on 4 of the devices."""
+    spec = make_speculation(drafter={"kind": "model", "model": "vicuna-68m"}, draft_tokens=4, mean_accepted_tokens=2.0)
+    (result,) = speculate("vicuna-7b-v1.3", None, spec, batches=(1,), system="dgx-h100", tp=8, output_tokens=8)
+    draft = estimate("vicuna-68m", system="dgx-h100", tp=4, batch=1, output_tokens=8)
+    assert result.draft_seconds == pytest.approx(4 * draft.tpot_seconds, rel=1e-12)
+
+
+def test_medusa_heads_split_over_the_group_like_the_lm_head():
+    spec = make_speculation(drafter={"kind": "medusa", "heads": 4}, draft_tokens=4, mean_accepted_tokens=3.0)
+    (one,) = speculate("llama-3.1-8b", "h100-sxm", spec, batches=(1,), output_tokens=8)
+    (eight,) = speculate("llama-3.1-8b", None, spec, batches=(1,), system="dgx-h100", tp=8, output_tokens=8)
+    assert eight.draft_seconds < one.draft_seconds
+    assert eight.memory_bytes < one.memory_bytes
+
+
+def test_on_a_latency_bound_lpu_the_verify_pass_is_nearly_free():
+    """Groq's step is its kernels' latency (calibration/groq.py), so verifying 5 tokens costs under 10% more
+    than one: 2 tokens a step nearly double the per-user speed."""
+    spec = make_speculation(drafter={"kind": "ngram"}, draft_tokens=4, mean_accepted_tokens=2.0)
+    (result,) = speculate("llama-2-70b", None, spec, batches=(1,), system="groq-rack", devices=576, tp=32, pp=18,
+                          weights_dtype="int8", output_tokens=8)
+    assert result.verify_seconds < 1.1 * result.plain_tpot_seconds
+    assert result.speedup > 1.8
+
+
+def test_cli_speculate_on_a_system(cli):
+    code, out, _ = cli("speculate", "-m", "llama-3.1-70b", "-s", "dgx-h100", "--method", "ngram", "--mean-accepted",
+                       "2", "--gamma", "4", "-b", "1", "-o", "8")
+    assert code == 0 and "on dgx-h100: 8 x h100-sxm, tp=8" in " ".join(out.split())
+    code, _, err = cli("speculate", "-m", "llama-3.1-70b", "--method", "ngram", "--mean-accepted", "2", "--gamma", "4")
+    assert code == 2 and "give a --device or a --system" in err
+
+
+def test_an_eagle_head_on_the_group_adds_its_layer_share_to_each_devices_memory():
+    """One 70B decoder layer split 8 ways, 0.21 GB in bf16: the embedding and LM head are the target's own."""
+    spec = make_speculation(drafter={"kind": "eagle"}, draft_tokens=3, acceptance_rate=0.7)
+    (result,) = speculate("llama-3.1-70b", None, spec, system="dgx-h100", output_tokens=8)
+    plain = estimate("llama-3.1-70b", system="dgx-h100", output_tokens=8)
+    model = load_model("llama-3.1-70b")
+    layer = (model.total_params - model.embedding_params()) / model.num_layers * 2 / 8
+    assert result.memory_bytes - plain.memory.total_bytes == pytest.approx(layer, rel=0.02)

@@ -134,6 +134,13 @@ class Estimate:
         """'tp=8 pp=2', or 'one device' (`Layout.describe`)."""
         return Layout(**self.layout).describe()
 
+    @property
+    def machine_description(self) -> str:
+        """'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8' for a multi-device estimate."""
+        if self.devices == 1 and self.system is None:
+            return self.device
+        return f"{self.system or self.device}: {self.devices} x {self.device}, {self.layout_description}"
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the CLI's `--json` prints exactly this."""
         return asdict(self)
@@ -358,8 +365,8 @@ def make_workload(**fields: Any) -> Workload:
         raise InfersimError(f"invalid workload: {validation_message(exc)}") from None
 
 
-def _resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec | None, devices: int | None,
-                     calibration: str | None) -> tuple[DeviceSpec, SystemSpec | None]:
+def resolve_machine(device: str | DeviceSpec | None, system: str | SystemSpec | None, devices: int | None,
+                    calibration: str | None = None) -> tuple[DeviceSpec, SystemSpec | None]:
     """The device, and the system it sits in (None for one device on its own)."""
     if system is not None:
         sys_spec = load_system(system)
@@ -457,7 +464,7 @@ def estimate(model: str | ModelSpec, device: str | DeviceSpec | None = None, *, 
     layer on a mesh_grid × mesh_grid region of a wafer's cores (a program's own grid, as WaferLLM's decode
     sets it) instead of the wafer's cores shared by the layers it holds (cost/mesh.py)."""
     model = load_model(model)
-    device, sys_spec = _resolve_machine(device, system, devices, calibration)
+    device, sys_spec = resolve_machine(device, system, devices, calibration)
     activations_dtype = activations_dtype or device.activation_dtype
     try:
         parts = KVCache(budget=kv_budget, offload=kv_offload, block_tokens=kv_block_tokens,

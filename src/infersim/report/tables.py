@@ -51,9 +51,7 @@ def _bound(name: str) -> str:
 
 def where(est: "Estimate") -> str:
     """'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8' for a multi-device estimate."""
-    if est.devices == 1 and est.system is None:
-        return est.device
-    return f"{est.system or est.device}: {est.devices} x {est.device}, {est.layout_description}"
+    return est.machine_description
 
 
 def summary_table(est: "Estimate") -> Table:

@@ -24,7 +24,7 @@ class TechniqueRow:
     """One technique on one device: its times, speeds and fit, and how they compare with the baseline."""
 
     technique: str
-    device: str
+    device: str  # where it runs: a device id, or 'dgx-h100: 8 x h100-sxm, tp=8'
     what: str
     tpot_seconds: float | None
     ttft_seconds: float | None
@@ -40,7 +40,7 @@ class TechniqueRow:
 
 def _from_estimate(name: str, what: str, est: Estimate, base: Estimate | None, note: str = "") -> TechniqueRow:
     return TechniqueRow(
-        technique=name, device=est.device, what=what, tpot_seconds=est.tpot_seconds, ttft_seconds=est.ttft_seconds,
+        technique=name, device=est.machine_description, what=what, tpot_seconds=est.tpot_seconds, ttft_seconds=est.ttft_seconds,
         output_tokens_per_s_per_user=est.output_tokens_per_s_per_user,
         output_tokens_per_s_total=est.output_tokens_per_s_total, memory_bytes=est.memory.total_bytes,
         fits=est.memory.fits, max_batch=est.max_batch, max_context_tokens=est.max_context_tokens,
@@ -54,7 +54,7 @@ def with_kv_heads(model: ModelSpec, kv_heads: int, label: str) -> ModelSpec:
                               published_params_source=None)
 
 
-Technique = Callable[[ModelSpec, str, dict[str, Any], Estimate], TechniqueRow]
+Technique = Callable[[ModelSpec, str | None, dict[str, Any], Estimate], TechniqueRow]
 
 
 def _no_attention(model: ModelSpec) -> InfersimError:
@@ -63,7 +63,7 @@ def _no_attention(model: ModelSpec) -> InfersimError:
 
 
 def _format(name: str, what: str, **change: Any) -> Technique:
-    def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
+    def run(model: ModelSpec, device: str | None, common: dict[str, Any], base: Estimate) -> TechniqueRow:
         if "kv_dtype" in change and not model.num_attention_layers:
             raise _no_attention(model)
         return _from_estimate(name, what, estimate(model, device, **{**common, **change}), base)
@@ -72,7 +72,7 @@ def _format(name: str, what: str, **change: Any) -> Technique:
 
 
 def _kv_heads(name: str, what: str, heads: Callable[[ModelSpec], int]) -> Technique:
-    def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
+    def run(model: ModelSpec, device: str | None, common: dict[str, Any], base: Estimate) -> TechniqueRow:
         if not model.num_attention_layers:
             raise _no_attention(model)
         if model.mla:
@@ -84,7 +84,7 @@ def _kv_heads(name: str, what: str, heads: Callable[[ModelSpec], int]) -> Techni
 
 
 def _speculative(name: str, what: str, drafter: dict[str, Any], draft_tokens: int) -> Technique:
-    def run(model: ModelSpec, device: str, common: dict[str, Any], base: Estimate) -> TechniqueRow:
+    def run(model: ModelSpec, device: str | None, common: dict[str, Any], base: Estimate) -> TechniqueRow:
         alpha = common.pop("acceptance_rate")
         spec = make_speculation(drafter=drafter, draft_tokens=draft_tokens, acceptance_rate=alpha)
         result = speculate(model, device, spec, batches=(common["batch"],),
@@ -92,7 +92,7 @@ def _speculative(name: str, what: str, drafter: dict[str, Any], draft_tokens: in
         tokens = base.batch * base.output_tokens  # as the baseline counts it: prefill, then O − 1 decode steps
         e2e = base.ttft_seconds + (base.output_tokens - 1) * result.tpot_seconds
         return TechniqueRow(
-            technique=name, device=base.device, what=what, tpot_seconds=result.tpot_seconds,
+            technique=name, device=base.machine_description, what=what, tpot_seconds=result.tpot_seconds,
             ttft_seconds=base.ttft_seconds, output_tokens_per_s_per_user=result.output_tokens_per_s_per_user,
             output_tokens_per_s_total=tokens / e2e, memory_bytes=result.memory_bytes,
             fits=result.fits, max_batch=None, max_context_tokens=None, speedup=result.speedup,
@@ -125,23 +125,31 @@ TECHNIQUES: dict[str, Technique] = {
 }
 
 
-def compare_techniques(model: str | ModelSpec, devices: list[str], *, batch: int = 1, prompt_tokens: int = 1024,
-                       output_tokens: int = 256, acceptance_rate: float = 0.7, techniques: list[str] | None = None,
+def compare_techniques(model: str | ModelSpec, devices: list[str], *, systems: list[str] | None = None,
+                       batch: int = 1, prompt_tokens: int = 1024, output_tokens: int = 256,
+                       acceptance_rate: float = 0.7, techniques: list[str] | None = None,
                        runtime: str | None = None) -> list[TechniqueRow]:
-    """The baseline and each technique on each device, for one workload (module docstring). `acceptance_rate`
-    α is the per-token acceptance the speculative rows assume."""
+    """The baseline and each technique on each device and each system, for one workload (module docstring).
+    A system runs its default layout for the baseline (`parallel.default_layout`) and the same layout for every
+    technique, so the rows differ by the technique alone. `acceptance_rate` α is the per-token acceptance the
+    speculative rows assume."""
     spec = load_model(model)
     chosen = techniques or list(TECHNIQUES)
     unknown = [t for t in chosen if t not in TECHNIQUES]
     if unknown:
         raise InfersimError(f"unknown technique '{unknown[0]}': choose from {', '.join(TECHNIQUES)}")
-    if not devices:
-        raise InfersimError("give at least one --device")
-    rows = []
+    if not devices and not systems:
+        raise InfersimError("give at least one --device or --system")
     for device in devices:
-        load_device(device)
-        common = dict(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens, runtime=runtime)
-        base = estimate(spec, device, **common)
+        load_device(device)  # every name checked before any work
+    machines = [(device, None) for device in devices] + [(None, system) for system in systems or ()]
+    rows = []
+    for device, system in machines:
+        common: dict[str, Any] = dict(batch=batch, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                                      runtime=runtime)
+        base = estimate(spec, device, system=system, **common)
+        if system is not None:  # the baseline's layout for every technique
+            common.update(system=system, **{axis: base.layout[axis] for axis in ("tp", "pp", "dp", "ep")})
         rows.append(_from_estimate("baseline", f"{base.weights_dtype} weights and KV cache, plain decoding", base,
                                    None))
         for name in chosen:
@@ -149,6 +157,6 @@ def compare_techniques(model: str | ModelSpec, devices: list[str], *, batch: int
             try:
                 rows.append(TECHNIQUES[name](spec, device, args, base))
             except InfersimError as exc:
-                rows.append(TechniqueRow(name, base.device, "", None, None, None, None, None, None, None, None, None,
-                                         note=f"not applicable: {exc}"))
+                rows.append(TechniqueRow(name, base.machine_description, "", None, None, None, None, None, None, None,
+                                         None, None, note=f"not applicable: {exc}"))
     return rows

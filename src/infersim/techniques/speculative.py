@@ -31,6 +31,11 @@ Drafters (`Drafter.kind`):
   (d × d + SiLU) and its own LM head (d × V), all run once per step on the last hidden state.
 - `ngram`: prompt lookup / n-gram / lookahead-style drafting from text already seen: no draft model, the
   host's string matching taken as free.
+
+On a system of devices (`system`, `devices` and the degrees, as `estimate` takes them) the target's plain and
+verify passes run under its layout; a draft model or EAGLE head runs on one replica's tensor-parallel group
+(pp = dp = 1: as many of its tp devices as the draft's heads divide, the largest that works), over that
+replica's sequences; Medusa's heads are split over the group like the target's LM head.
 """
 
 from __future__ import annotations
@@ -40,13 +45,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from infersim.cost.estimate import Estimate, estimate, time_phase
+from infersim.cost.estimate import Estimate, estimate, resolve_machine, time_phase
 from infersim.cost.ops import Cost, Op
 from infersim.cost.placement import place
 from infersim.errors import InfersimError, closest_names
 from infersim.specs.catalog import load_device, load_model, validation_message
 from infersim.specs.dtypes import bytes_per_element
 from infersim.specs.model import ModelSpec
+from infersim.specs.system import SystemSpec
 from infersim.techniques.host_costs import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS, reference_host_costs
 
 DrafterKind = Literal["model", "eagle", "medusa", "ngram"]
@@ -159,16 +165,20 @@ def eagle_head(target: ModelSpec, layers: int) -> ModelSpec:
         raise InfersimError(f"cannot build an EAGLE head from {target.id}: {validation_message(exc, whole='')}") from None
 
 
-def _medusa_ops(target: ModelSpec, heads: int, batch: int, weights_dtype: str, activations_dtype: str) -> list[Op]:
-    """Medusa's heads for one step: each a d × d residual block and a d × V LM head over B rows."""
+def _medusa_ops(target: ModelSpec, heads: int, batch: int, weights_dtype: str, activations_dtype: str,
+                shards: int = 1) -> list[Op]:
+    """Medusa's heads for one step: each a d × d residual block and a d × V LM head over B rows, their output
+    columns split over `shards` tensor-parallel devices (one device's share)."""
     d, v = target.hidden_size, target.vocab_size
+    d_out, v_out = d / shards, v / shards
     wb, ab = bytes_per_element(weights_dtype), bytes_per_element(activations_dtype)
-    block = Cost(flops=2.0 * batch * d * d, weight_bytes=d * d * wb, activation_bytes=2.0 * batch * d * ab)
-    head = Cost(flops=2.0 * batch * d * v, weight_bytes=d * v * wb, activation_bytes=batch * (d * ab + v * 4))
-    return [Op("medusa_block", "matmul", "decode", block, f"[{batch}, {d}] @ [{d}, {d}]", heads, 1, weights_dtype,
-               d * d, batch),
-            Op("medusa_lm_head", "matmul", "decode", head, f"[{batch}, {d}] @ [{d}, {v}]", heads, 1, weights_dtype,
-               d * v, batch)]
+    block = Cost(flops=2.0 * batch * d * d_out, weight_bytes=d * d_out * wb, activation_bytes=batch * (d + d_out) * ab)
+    head = Cost(flops=2.0 * batch * d * v_out, weight_bytes=d * v_out * wb,
+                activation_bytes=batch * (d * ab + v_out * 4))
+    return [Op("medusa_block", "matmul", "decode", block, f"[{batch}, {d}] @ [{d}, {d_out:g}]", heads, 1,
+               weights_dtype, d * d_out, batch),
+            Op("medusa_lm_head", "matmul", "decode", head, f"[{batch}, {d}] @ [{d}, {v_out:g}]", heads, 1,
+               weights_dtype, d * v_out, batch)]
 
 
 @dataclass(frozen=True)
@@ -191,11 +201,29 @@ class SpeculativeResult:
     verify_bound_by: str
     memory_bytes: float
     fits: bool
+    machine: str = ""  # where it runs: 'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8'
+
+
+def _draft_estimate(draft: ModelSpec, device: Any, system: SystemSpec | None, plain: Estimate, batch: int,
+                    common: dict[str, Any], **extra: Any) -> Estimate:
+    """A draft model or EAGLE head timed where it runs (module docstring): alone on the device, or on the
+    target's tensor-parallel group of the system, as many of its devices as the draft's heads divide."""
+    if system is None:
+        return estimate(draft, device, batch=batch, **common, **extra)
+    tp = plain.layout["tp"]
+    refusal: InfersimError | None = None
+    for group in sorted((n for n in range(1, tp + 1) if tp % n == 0), reverse=True):
+        try:
+            return estimate(draft, device, system=system, tp=group, batch=batch, **common, **extra)
+        except InfersimError as exc:  # heads that do not divide, weights that do not fit: try a smaller group
+            refusal = exc
+    assert refusal is not None
+    raise InfersimError(f"the drafter {draft.id} fits no part of the target's tensor-parallel group: {refusal}")
 
 
 def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device: Any, batch: int,
-                   common: dict[str, Any]) -> tuple[float, float]:
-    """(seconds of the γ draft steps, bytes the drafter adds to the device's memory)."""
+                   common: dict[str, Any], system: SystemSpec | None = None) -> tuple[float, float]:
+    """(seconds of the γ draft steps, bytes the drafter adds to a device's memory); `batch` is one replica's."""
     drafter = spec.drafter
     gamma = spec.draft_tokens
     if drafter.kind == "ngram":
@@ -208,21 +236,22 @@ def _draft_seconds(spec: Speculation, target: ModelSpec, plain: Estimate, device
         if draft.vocab_size != target.vocab_size:
             raise InfersimError(f"draft model {draft.id} has a vocabulary of {draft.vocab_size:,}, the target "
                                 f"{target.id} {target.vocab_size:,}: a draft model must share the target's tokenizer")
-        est = estimate(draft, device, batch=batch, **common)
+        est = _draft_estimate(draft, device, system, plain, batch, common)
         return gamma * est.tpot_seconds, est.memory.weights_bytes + est.memory.kv_cache_bytes
     if drafter.kind == "eagle":
         head = eagle_head(target, drafter.layers)
-        est = estimate(head, device, batch=batch, decode_tokens=drafter.draft_width, **common)
-        embedding_and_head = head.embedding_params() * bytes_per_element(plain.weights_dtype)
+        est = _draft_estimate(head, device, system, plain, batch, common, decode_tokens=drafter.draft_width)
+        # one device's share of the embedding and LM head, split over the head's tensor-parallel devices
+        embedding_and_head = head.embedding_params() * bytes_per_element(plain.weights_dtype) / est.layout["tp"]
         # the head's own weights: its layers (the embedding and LM head are the target's own)
         return gamma * est.tpot_seconds, est.memory.weights_bytes - embedding_and_head + est.memory.kv_cache_bytes
     # medusa: every head once per step, timed by the same roofline on the target's placement
     dev = load_device(device)
-    ops = _medusa_ops(target, drafter.heads, batch, plain.weights_dtype, plain.activations_dtype)
+    ops = _medusa_ops(target, drafter.heads, batch, plain.weights_dtype, plain.activations_dtype, plain.layout["tp"])
     workload = _workload(plain, batch)
     placement = place(dev, plain.memory.weights_bytes, plain.memory.kv_cache_bytes, plain.memory.activation_bytes)
     phase, _ = time_phase(ops, dev, placement, workload, plain.runtime, "decode")
-    extra = drafter.heads * (target.hidden_size ** 2 + target.hidden_size * target.vocab_size)
+    extra = drafter.heads * (target.hidden_size ** 2 + target.hidden_size * target.vocab_size) / plain.layout["tp"]
     return phase.seconds, extra * bytes_per_element(plain.weights_dtype)
 
 
@@ -234,21 +263,27 @@ def _workload(plain: Estimate, batch: int) -> Any:
                     activations_dtype=plain.activations_dtype)
 
 
-def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, batches: tuple[int, ...] = (1,),
-              prompt_tokens: int = 1024, output_tokens: int = 256, weights_dtype: str | None = None,
-              kv_dtype: str | None = None, activations_dtype: str | None = None,
-              runtime: str | None = None) -> list[SpeculativeResult]:
-    """Plain and speculative decoding of `model` on one `device` at each batch size (module docstring)."""
+def speculate(model: str | ModelSpec, device: str | None, speculation: Speculation, *,
+              batches: tuple[int, ...] = (1,), prompt_tokens: int = 1024, output_tokens: int = 256,
+              weights_dtype: str | None = None, kv_dtype: str | None = None, activations_dtype: str | None = None,
+              runtime: str | None = None, system: str | SystemSpec | None = None, devices: int | None = None,
+              tp: int | None = None, pp: int | None = None, dp: int | None = None,
+              ep: int | None = None) -> list[SpeculativeResult]:
+    """Plain and speculative decoding of `model` on one `device`, or on a system of them under a layout (module
+    docstring), at each batch size."""
     target = load_model(model)
     if not batches or any(b < 1 for b in batches):
         raise InfersimError(f"batch sizes must be at least 1, got {list(batches)}")
+    dev, sys_spec = resolve_machine(device, system, devices)
     common = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, weights_dtype=weights_dtype,
                   kv_dtype=kv_dtype, activations_dtype=activations_dtype, runtime=runtime)
+    machine = dict(system=sys_spec, tp=tp, pp=pp, dp=dp, ep=ep)
     results = []
     for batch in batches:
-        plain = estimate(target, device, batch=batch, **common)
-        verify = estimate(target, device, batch=batch, decode_tokens=speculation.verified_tokens, **common)
-        draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, device, batch, common)
+        plain = estimate(target, dev, batch=batch, **common, **machine)
+        verify = estimate(target, dev, batch=batch, decode_tokens=speculation.verified_tokens, **common, **machine)
+        replica_batch = batch // plain.layout["dp"]
+        draft_seconds, draft_bytes = _draft_seconds(speculation, target, plain, dev, replica_batch, common, sys_spec)
         verify_seconds, bookkeeping = verify.tpot_seconds, 0.0
         table = reference_host_costs()
         code = table.measured_code(speculation.reference_code) if plain.runtime == "eager" else None
@@ -268,7 +303,7 @@ def speculate(model: str | ModelSpec, device: str, speculation: Speculation, *, 
             tpot_seconds=tpot, speedup=plain.tpot_seconds / tpot, output_tokens_per_s_per_user=1.0 / tpot,
             output_tokens_per_s_total=batch / tpot, plain_output_tokens_per_s_total=batch / plain.tpot_seconds,
             verify_bound_by=verify.decode.bound_by, memory_bytes=memory,
-            fits=plain.memory.fits and memory <= plain.memory.capacity_bytes,
+            fits=plain.memory.fits and memory <= plain.memory.capacity_bytes, machine=plain.machine_description,
         ))
     return results
 
