@@ -15,7 +15,7 @@ from infersim.cost.estimate import estimate
 from infersim.errors import InfersimError
 from infersim.validate import score_measured_file, scorecard
 from infersim.validate.cases import Case, published_cases, published_entries
-from infersim.validate.score import MISFIT, SCORED, UNSUPPORTED, score_case, score_published, summarize
+from infersim.validate.score import MISFIT, SCORED, UNSUPPORTED, Result, score_case, score_published, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -443,3 +443,20 @@ def test_tensorrt_llm_v0_8_rows_held_out():
         flipped = {} if case.kv_cache.get("query_head_reads") else {"query_head_reads": True}
         swapped = score_case(dataclasses.replace(case, kv_cache=flipped)).error
         assert abs(swapped) > abs(errors[case.id]) + 0.20, (case.id, errors[case.id], swapped)
+
+
+def test_a_bound_counts_only_when_the_prediction_breaks_it():
+    """"> 100 tokens/s" predicted at 272 has no error to measure; predicted at 80 it is 20% short."""
+    common = dict(case="x", category="c", metric="output_tokens_per_s_per_user", measured=100.0, status=SCORED,
+                  note="", bound="lower")
+    met, broken = Result(predicted=272.0, **common), Result(predicted=80.0, **common)
+    upper = Result(predicted=120.0, **{**common, "bound": "upper"})
+    assert met.bound_met and not broken.bound_met and not upper.bound_met
+    (summary,) = summarize([met, broken, upper])
+    assert summary.scored == 3 and summary.median_abs_error == pytest.approx(0.2)
+    assert summary.worst_case == "x" and abs(summary.worst_error) == pytest.approx(0.2)
+
+
+def test_published_lower_bounds_that_hold_say_so(published):
+    for case_id in ("4a", "8b", "9b"):
+        assert published[case_id].bound_met and "lower bound, met" in published[case_id].note

@@ -118,7 +118,9 @@ measurement files, and every row of the files passed with `--measured`, predicte
 Error = predicted / measured − 1 on the metric as given: positive means a throughput predicted too
 high or a time predicted too long. A case infersim cannot express yet is listed as unsupported with
 the reason, never dropped; a case whose model and cache do not fit the device would be scored but
-kept out of the error statistics (status `scored-does-not-fit`). The H100 microbenchmark rows are the
+kept out of the error statistics (status `scored-does-not-fit`), and so is a figure that is only a bound
+("> 100 tokens/s") when the prediction meets it: there is no error to measure, only a bound kept or broken
+(its note says which; a broken bound counts). The H100 microbenchmark rows are the
 data h100-sxm's efficiencies were fitted on, so their errors measure how well the roofline's shape
 fits them, not how well it predicts; the published rows and the whole-model rows are held out."""
 

@@ -22,7 +22,7 @@ decoding, serving simulation, an unstated device count, ... : what infersim cann
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -75,6 +75,7 @@ class Result:
     source: str = ""
     value_text: str = ""
     assumptions: str = ""
+    bound: str | None = None  # "lower" / "upper" when the measured figure is "> x" / "up to x"
 
     @property
     def error(self) -> float | None:
@@ -83,9 +84,19 @@ class Result:
             return None
         return self.predicted / self.measured - 1.0
 
+    @property
+    def bound_met(self) -> bool:
+        """A "> x" figure predicted at or above x, an "up to x" one at or below: nothing to measure an error
+        against, so the row stays out of the error statistics (it counts once the prediction breaks it)."""
+        error = self.error
+        if self.bound is None or error is None:
+            return False
+        return error >= 0 if self.bound == "lower" else error <= 0
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["error"] = self.error
+        data["bound_met"] = self.bound_met
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in data.items()}
 
 
@@ -345,7 +356,7 @@ def score_case(case: Case) -> Result:
     """Predict one case, or say why it cannot be predicted yet."""
     common = dict(case=case.id, category=case.category, metric=case.metric, measured=case.value,
                   system=case.system, model=case.model_id, device=case.device, source=case.source,
-                  value_text=case.value_text, assumptions=case.assumptions)
+                  value_text=case.value_text, assumptions=case.assumptions, bound=case.bound)
     reasons = unsupported_reasons(case)
     if reasons:
         return Result(predicted=None, status=UNSUPPORTED, note="; ".join(reasons), **common)
@@ -360,10 +371,12 @@ def score_case(case: Case) -> Result:
     except InfersimError as exc:
         return Result(predicted=None, status=UNSUPPORTED, note=str(exc), **common)
     caveats = [case.note] if case.note else []
+    result = Result(predicted=predicted, status=SCORED if fits else MISFIT, note="", **common)
     if case.bound:
-        caveats.append(f"measured is {'a lower' if case.bound == 'lower' else 'an upper'} bound")
-    caveats += notes
-    return Result(predicted=predicted, status=SCORED if fits else MISFIT, note="; ".join(caveats), **common)
+        kind = "a lower" if case.bound == "lower" else "an upper"
+        caveats.append(f"measured is {kind} bound, " + ("met: out of the error statistics" if result.bound_met
+                                                        else "broken"))
+    return replace(result, note="; ".join(caveats + notes))
 
 
 # ---- sources of cases ------------------------------------------------------------------------------
@@ -427,7 +440,7 @@ def summarize(results: Iterable[Result]) -> list[CategorySummary]:
         by_category.setdefault(r.category, []).append(r)
     summary = []
     for category, rows in by_category.items():
-        fitting = [r for r in rows if r.status == SCORED and r.error is not None]
+        fitting = [r for r in rows if r.status == SCORED and r.error is not None and not r.bound_met]
         errors = [abs(r.error) for r in fitting]
         worst = max(fitting, key=lambda r: abs(r.error), default=None)
         summary.append(CategorySummary(
