@@ -177,3 +177,15 @@ def test_simd_width_below_the_matrix_vector_rate_is_refused():
     fields = WSE3.mesh.model_dump() | {"simd_macs_per_cycle_per_core": 0.5}
     with pytest.raises(ValueError, match="SIMD width"):
         MeshFabric.model_validate(fields)
+
+
+@settings(max_examples=12, deadline=None)
+@given(tokens=st.integers(1, 24), simd=st.sampled_from([1.0, 2.0, 4.0, 8.0, 16.0]))
+def test_more_rows_never_take_less_and_wider_lanes_are_never_slower(tokens, simd):
+    """A verify step over one more token never finishes sooner, and wider SIMD lanes never slow a step
+    (cost/mesh.py: a core multiplies at min(W, r·m) per cycle)."""
+    narrow, wide = _mesh(WSE3, simd_macs_per_cycle_per_core=simd), _mesh(WSE3, simd_macs_per_cycle_per_core=2 * simd)
+    kw = dict(activations_dtype="fp16", output_tokens=2)
+    step = estimate("llama-3.1-8b", narrow, decode_tokens=tokens, **kw).tpot_seconds
+    assert estimate("llama-3.1-8b", narrow, decode_tokens=tokens + 1, **kw).tpot_seconds >= step
+    assert estimate("llama-3.1-8b", wide, decode_tokens=tokens, **kw).tpot_seconds <= step * (1 + 1e-12)
