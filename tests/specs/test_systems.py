@@ -14,7 +14,7 @@ from infersim.specs.system import SystemSpec, TwoLevelTopology
 
 EXPECTED_IDS = {
     "dgx-h100", "dgx-h200", "dgx-h100-4node", "gb200-nvl72", "mi300x-8", "tpu-v5p-2x2x1", "tpu-v5p-4x4x4",
-    "tpu-v5p-8x8x8", "tpu-v5e-256", "groq-rack", "cerebras-cs-3", "cerebras-cs-3x4", "sambanova-sn40l-16",
+    "tpu-v5p-8x8x8", "tpu-v5p-pod", "tpu-v5e-256", "groq-rack", "cerebras-cs-3", "cerebras-cs-3x4", "sambanova-sn40l-16",
     "tenstorrent-galaxy", "tenstorrent-t3000", "tenstorrent-n300",
 }
 
@@ -184,3 +184,9 @@ def test_specs_are_frozen():
     with pytest.raises(Exception):
         system.device_count = 16  # type: ignore[misc]
     assert isinstance(system, SystemSpec)
+
+
+def test_the_full_v5p_pod_is_its_16x20x28_torus():
+    pod = load_system("tpu-v5p-pod")
+    assert pod.device_count == 16 * 20 * 28 == 8960 and pod.topology.kind == "torus-3d"
+    assert list(pod.topology.dims) == [16, 20, 28]
