@@ -31,9 +31,10 @@ def test_fit_rows_are_marked_and_the_70b_rows_are_held_out():
 
 
 def test_held_out_70b_rows_land_within_the_issues_band():
-    """Groq's Llama-2-70B (300 tokens/s per user) and Llama-3.1-70B (250), on 576 chips, not fitted on."""
+    """Groq's Llama-2-70B (300 tokens/s per user; 254 from LLMPerf's raw timings) and Llama-3.1-70B (250), on 576
+    chips, not fitted on."""
     cases = _cases()
-    for case_id in ("1a", "5a"):
+    for case_id in ("1a", "1b", "5a"):
         result = score_case(cases[case_id])
         assert result.status == SCORED
         assert abs(result.predicted / cases[case_id].value - 1) < 0.25

@@ -138,10 +138,10 @@ def test_groq_70b_rows_run_on_576_chips(published, monkeypatch):
 
     monkeypatch.setattr(cost_estimate, "estimate", recording)
     for case in published_cases():
-        if case.id in ("1a", "4a", "5a"):
+        if case.id in ("1a", "1b", "4a", "5a"):
             assert case.devices == 576 and "576" in case.assumptions
             score_case(case)
-    assert calls == [("groq-rack", 576, "int8", 576)] * 3
+    assert calls == [("groq-rack", 576, "int8", 576)] * 4
     assert published["1a"].note.startswith("576 x groq-lpu on groq-rack")
 
 
