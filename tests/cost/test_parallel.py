@@ -183,3 +183,13 @@ def test_routing_skew_slows_the_busiest_expert_parallel_device_only():
     # no expert parallelism: skew only moves rows between the experts of one grouped GEMM
     assert estimate("mixtral-8x7b", tp=8, moe_imbalance=2.0, **kw).tpot_seconds == estimate(
         "mixtral-8x7b", tp=8, **kw).tpot_seconds
+
+
+def test_a_pod_larger_than_any_layout_gets_the_largest_one_and_leaves_the_rest_idle():
+    """Llama-3.1-8B at batch 1 cannot use 8,960 v5p chips (32 heads, 32 layers): the default takes the most it
+    can group, tp 32 x pp 32 = 1,024, and the estimate says the others idle."""
+    pod = load_system("tpu-v5p-pod")
+    layout = default_layout(load_model("llama-3.1-8b"), pod, batch=1, prompt_tokens=1024)
+    assert layout.devices == 1024 and (layout.tp, layout.pp) == (32, 32)
+    est = estimate("llama-3.1-8b", system=pod, output_tokens=8)
+    assert est.devices == 1024 and any("1024 of the 8960 devices" in n for n in est.notes)

@@ -12,6 +12,7 @@ context-parallel replicas store everything again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from infersim.cost.collectives import Group
@@ -192,7 +193,9 @@ def switch_of(device: DeviceSpec, count: int) -> SystemSpec:
 def default_layout(model: ModelSpec, system: SystemSpec, batch: int, prompt_tokens: int) -> Layout:
     """The layout used when none is given: tensor parallelism over as many devices of a node as the heads
     allow, pipeline stages over the rest (as far as layers allow), data parallelism for what is left.
-    Machines that lay layers out in space (an LPU or a wafer) pipeline layers first, as their compilers do."""
+    Machines that lay layers out in space (an LPU or a wafer) pipeline layers first, as their compilers do.
+    When no layout takes every device (a TPU pod for a small model at batch 1), the one that takes the most,
+    the rest left idle (the estimate says so)."""
     n = system.device_count
     spatial = lays_out_layers(system.device_spec())
 
@@ -203,15 +206,42 @@ def default_layout(model: ModelSpec, system: SystemSpec, batch: int, prompt_toke
             return False
         return True
 
+    def key(layout: Layout) -> tuple:
+        in_node = layout.tp <= system.devices_per_node
+        return (layout.dp, -layout.pp, -layout.tp) if spatial else (layout.dp, not in_node, -layout.tp)
+
     candidates = []
     for tp in (d for d in range(1, n + 1) if n % d == 0):
         for pp in (d for d in range(1, n // tp + 1) if (n // tp) % d == 0):
             layout = Layout(tp=tp, pp=pp, dp=n // (tp * pp))
             if valid(layout):
-                in_node = tp <= system.devices_per_node
-                key = (layout.dp, -pp, -tp) if spatial else (layout.dp, not in_node, -tp)
-                candidates.append((key, layout))
-    if not candidates:
+                candidates.append((key(layout), layout))
+    if candidates:
+        return min(candidates, key=lambda kv: kv[0])[1]
+    fewer = _largest_layout_within(model, system, batch, prompt_tokens, valid)
+    if fewer is None:
         raise InfersimError(f"no layout of {model.id} fits the {n} devices of '{system.id}' with batch {batch}; "
                             f"give --tp/--pp/--dp")
-    return min(candidates, key=lambda kv: kv[0])[1]
+    return min(fewer, key=key)
+
+
+def _largest_layout_within(model: ModelSpec, system: SystemSpec, batch: int, prompt_tokens: int,
+                           valid: Callable[[Layout], bool]) -> list[Layout] | None:
+    """The valid layouts on the most devices the system can group (tp over the heads' divisors, pp up to
+    the layers, dp over the batch's divisors), or None when not even one device does."""
+    heads = model.num_attention_heads or 1
+    most, best = 0, []
+    for tp in (d for d in range(1, heads + 1) if heads % d == 0):
+        for pp in range(1, model.num_layers + 1):
+            for dp in (d for d in range(1, batch + 1) if batch % d == 0):
+                layout = Layout(tp=tp, pp=pp, dp=dp)
+                if not most <= layout.devices <= system.device_count or not valid(layout):
+                    continue
+                try:
+                    groups_for(system, layout)
+                except InfersimError:  # a shape the topology cannot group (a torus's sub-slices)
+                    continue
+                if layout.devices > most:
+                    most, best = layout.devices, []
+                best.append(layout)
+    return best or None
