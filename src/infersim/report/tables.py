@@ -302,10 +302,9 @@ def systems_table(systems: Sequence["SystemSpec"]) -> Table:
 
 
 def models_table(models: Sequence["ModelSpec"]) -> Table:
-    table = Table(title="models (params: total, and active per token)", title_justify="left")
+    table = Table(title="models", title_justify="left")
     for column in ("id", "params", "active", "layers", "d", "heads q/kv", "attention", "MLP"):
-        text = column in ("id", "attention", "MLP")  # these wrap in a narrow terminal; the numbers keep their width
-        table.add_column(column, justify="left" if text else "right", no_wrap=not text, overflow="fold")
+        table.add_column(column, justify="left" if column in ("id", "attention", "MLP") else "right", no_wrap=True)
     for m in models:
         mlp = f"MoE {m.moe.experts_per_token}/{m.moe.num_experts}" if m.moe else ("none" if m.intermediate_size is None
                                                                                  else m.mlp)
