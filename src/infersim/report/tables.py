@@ -283,13 +283,9 @@ def techniques_tables(model: str, rows: Sequence[object], batch: int) -> list[Ta
 
 def systems_table(systems: Sequence["SystemSpec"]) -> Table:
     """One row per system: device and count, topology, per-device link bandwidth and latency."""
-    table = Table(title="systems (link = one device's links at its own level, per direction; α = latency per step)",
-                  title_justify="left")
-    for column in ("id", "devices", "device", "topology", "link GB/s", "α µs", "network GB/s"):
-        text = column in ("id", "device", "topology")
-        # in a narrow terminal the names and the topology wrap; the numbers keep their width
-        table.add_column(column, justify="left" if text else "right", overflow="fold",
-                         min_width=8 if text else len(column), no_wrap=not text)
+    table = Table(title="systems (link = one device's links at its own level, per direction)", title_justify="left")
+    for column in ("id", "devices", "device", "topology", "link GB/s", "latency µs", "network GB/s"):
+        table.add_column(column, justify="left" if column in ("id", "device", "topology") else "right", no_wrap=True)
     for s in systems:
         topology = s.topology.kind + (f" {s.nodes} x {s.devices_per_node} ({s.topology.node.kind})"
                                       if s.topology.kind == "two-level" else "")
