@@ -349,8 +349,8 @@ def _notes(model: ModelSpec, device: DeviceSpec, memory: MemoryResult, layout: L
     if system is not None and layout.devices < system.device_count:
         notes.append(f"the layout {layout.describe()} uses {layout.devices} of the {system.device_count} devices "
                      f"of {system.id}; the others are idle and not costed")
-    if device.sources.get("efficiency.memory_fraction", "").startswith("assumed"):
-        fitted = device.sources.get("efficiency.kernel_overhead_seconds", "").startswith("fitted")
+    if device.figure_is("efficiency.memory_fraction", "assumed"):
+        fitted = device.figure_is("efficiency.kernel_overhead_seconds", "fitted")
         notes.append(f"{device.id}'s achievable fractions are assumed, not measured; its fixed latency per kernel is "
                      f"fitted on published rows" if fitted else
                      f"{device.id}'s achievable fractions and overheads are assumed, not measured")

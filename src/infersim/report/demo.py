@@ -45,7 +45,7 @@ def _why(est: Any) -> str:
                 f"those all-reduces' latency")
     elif decode.bound_by == "overhead" and device.efficiency.host_launch_seconds == 0:
         latency = sum(op.overhead_seconds for op in est.ops if op.phase == "decode")
-        fitted = device.sources.get("efficiency.kernel_overhead_seconds", "").startswith("fitted")
+        fitted = device.figure_is("efficiency.kernel_overhead_seconds", "fitted")
         why += (f"; {seconds(latency)} of it is the kernels' fixed latency "
                 f"({device.efficiency.kernel_overhead_seconds * 1e6:.1f} µs each"
                 f"{', fitted on published speeds' if fitted else ''}), so more chips would barely help one user")

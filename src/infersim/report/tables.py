@@ -49,14 +49,9 @@ def _bound(name: str) -> str:
     return f"[{BOUND_STYLE.get(name, 'white')}]{name}[/]"
 
 
-def where(est: "Estimate") -> str:
-    """'h100-sxm', or 'dgx-h100: 8 x h100-sxm, tp=8' for a multi-device estimate."""
-    return est.machine_description
-
-
 def summary_table(est: "Estimate") -> Table:
     """The headline numbers of one estimate."""
-    table = Table(title=f"{est.model} on {where(est)} ({est.runtime}): batch {est.batch}, "
+    table = Table(title=f"{est.model} on {est.machine_description} ({est.runtime}): batch {est.batch}, "
                         f"prompt {est.prompt_tokens}, output {est.output_tokens}, weights {est.weights_dtype}"
                         f"{f' (MLP {est.mlp_weights_dtype})' if est.mlp_weights_dtype else ''}, "
                         f"KV {est.kv_dtype}", show_header=False, title_justify="left")
@@ -118,7 +113,7 @@ def ops_table(est: "Estimate", phase: str) -> Table:
     result = est.prefill if phase == "prefill" else est.decode
     what = "one prefill pass" if phase == "prefill" else "the mean decode step"
     comm = f", communication {seconds(result.comm_seconds)}" if result.comm_seconds else ""
-    table = Table(title=f"{phase}: {what} of {est.model} on {where(est)} = {seconds(result.seconds)} "
+    table = Table(title=f"{phase}: {what} of {est.model} on {est.machine_description} = {seconds(result.seconds)} "
                         f"(device {seconds(result.device_seconds)}, host {seconds(result.host_seconds)}{comm})",
                   title_justify="left")
     for column, justify in (("op", "left"), ("×", "right"), ("shape", "left"), ("dtype", "left"),
@@ -153,7 +148,7 @@ def compare_table(estimates: Sequence["Estimate"]) -> Table:
                         f"output {first.output_tokens}", title_justify="left")
     table.add_column("", style="bold")
     for est in estimates:
-        table.add_column(where(est), justify="right")
+        table.add_column(est.machine_description, justify="right")
     rows = [
         ("TTFT", lambda e: seconds(e.ttft_seconds)),
         ("TPOT", lambda e: seconds(e.tpot_seconds)),
@@ -204,10 +199,10 @@ def plan_tables(result: "Plan") -> list[object]:
         else:
             table = summary_table(result.closest)
             table.title = (f"{headline}\nthe closest that fits: {result.closest.devices} x {result.device} "
-                           f"({where(result.closest)})\n{table.title}")
+                           f"({result.closest.machine_description})\n{table.title}")
     else:
         table = summary_table(result.best)
-        table.title = (f"plan: {result.best.devices} x {result.device} ({where(result.best)}) is the smallest that "
+        table.title = (f"plan: {result.best.devices} x {result.device} ({result.best.machine_description}) is the smallest that "
                        f"meets: {goal}\n{table.title}")
     why = Table(title=f"why not fewer ({result.layouts_tried} layouts estimated)", title_justify="left")
     why.add_column("devices", justify="right")

@@ -217,6 +217,9 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
     last_fit_failure = None
     closest: Estimate | None = None
     searched = 0
+
+    def shortfall(est: Estimate) -> float:
+        return _shortfall(est, min_tokens_per_s_per_user, max_ttft_seconds)
     for system in scaled_systems(device, max_devices):
         n = system.device_count if system is not None else 1
         searched = n
@@ -243,11 +246,8 @@ def plan(model: str | ModelSpec, device: str | DeviceSpec, *, batch: int = 1, pr
             qualified.sort(key=lambda e: (e.usd_per_million_tokens, -e.output_tokens_per_s_per_user))
             return Plan(model.id, device.id, targets, qualified[0], tuple(rejected), tried, tuple(qualified[1:4]))
         fitting = [(e, m) for e, m in misses if e.memory.fits]
-        for e, _ in fitting:
-            if closest is None or (_shortfall(e, min_tokens_per_s_per_user, max_ttft_seconds)
-                                   < _shortfall(closest, min_tokens_per_s_per_user, max_ttft_seconds)):
-                closest = e
-        if fitting:
+        if fitting:  # the earlier of equals stays: min keeps the first
+            closest = min(([closest] if closest else []) + [e for e, _ in fitting], key=shortfall)
             best, _ = max(fitting, key=lambda em: em[0].output_tokens_per_s_per_user)
             reason = f"best of {len(misses)} layouts ({best.layout_description}): {_meets(best, min_tokens_per_s_per_user, max_ttft_seconds)}"
         elif misses:

@@ -213,6 +213,10 @@ class DeviceSpec(BaseModel):
         return self
 
     # ---- derived figures --------------------------------------------------------------------------
+    def figure_is(self, path: str, kind: str) -> bool:
+        """Whether the figure at dotted `path` is of that kind by its source: 'assumed', 'fitted', 'measured'."""
+        return self.sources.get(path, "").startswith(kind)
+
     def peak_for(self, dtype: str) -> float:
         """Peak dense FLOP/s for multiplying in `dtype`; bf16/fp16 stand in for each other."""
         if dtype in self.peak_flops_per_s:
